@@ -1,0 +1,56 @@
+//! Command-line front ends. `main.rs` only parses and calls [`run`].
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Qualys cloud connectors as Kubernetes objects.
+#[derive(Debug, Parser)]
+#[command(name = "qualys-operator", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print every CustomResourceDefinition as YAML (or write one file per kind).
+    Crds {
+        /// Write `<plural>.yaml` files into this directory instead of printing.
+        #[arg(long)]
+        out_dir: Option<std::path::PathBuf>,
+    },
+    /// Serve the Qualys simulator (QPS, gateway and CloudView on one listener).
+    Simulator(crate::simulator::SimulatorArgs),
+}
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Crds { out_dir } => crds(out_dir.as_deref()),
+        Command::Simulator(args) => return crate::simulator::serve_cli(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn crds(out_dir: Option<&std::path::Path>) -> Result<ExitCode, String> {
+    use crate::crd::definitions;
+    match out_dir {
+        None => print!("{}", definitions::all_yaml().map_err(|e| e.to_string())?),
+        Some(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            for crd in definitions::all() {
+                let path = dir.join(definitions::file_name(&crd));
+                let yaml = definitions::to_yaml(&crd).map_err(|e| e.to_string())?;
+                std::fs::write(&path, yaml).map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,11 @@
+//! qualys-operator: Qualys cloud connectors as Kubernetes objects.
+//!
+//! * [`crd`]: the Kubernetes API (types, generated CRDs, offline validation).
+//! * [`qualys`]: the Qualys API client (no Kubernetes types).
+//! * [`simulator`]: a local Qualys for the demo, the tests and the benchmarks.
+//! * [`cli`]: the command-line front ends.
+
+pub mod cli;
+pub mod crd;
+pub mod qualys;
+pub mod simulator;
