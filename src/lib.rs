@@ -7,5 +7,6 @@
 
 pub mod cli;
 pub mod crd;
+pub mod manifest;
 pub mod qualys;
 pub mod simulator;

@@ -17,8 +17,11 @@ pub enum Command {
     /// Print every CustomResourceDefinition as YAML (or write one file per kind).
     Crds {
         /// Write `<plural>.yaml` files into this directory instead of printing.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "reference")]
         out_dir: Option<std::path::PathBuf>,
+        /// Print the Markdown field reference generated from the schemas instead.
+        #[arg(long)]
+        reference: bool,
     },
     /// Serve the Qualys simulator (QPS, gateway and CloudView on one listener).
     Simulator(crate::simulator::SimulatorArgs),
@@ -27,7 +30,7 @@ pub enum Command {
 /// Run a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
-        Command::Crds { out_dir } => crds(out_dir.as_deref()),
+        Command::Crds { out_dir, reference } => crds(out_dir.as_deref(), reference),
         Command::Simulator(args) => return crate::simulator::serve_cli(args),
     };
     match result {
@@ -39,8 +42,12 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn crds(out_dir: Option<&std::path::Path>) -> Result<ExitCode, String> {
+fn crds(out_dir: Option<&std::path::Path>, reference: bool) -> Result<ExitCode, String> {
     use crate::crd::definitions;
+    if reference {
+        print!("{}", crate::crd::reference::markdown());
+        return Ok(ExitCode::SUCCESS);
+    }
     match out_dir {
         None => print!("{}", definitions::all_yaml().map_err(|e| e.to_string())?),
         Some(dir) => {

@@ -11,6 +11,7 @@ pub mod gcp;
 pub mod global_scan;
 pub mod group;
 pub mod oci;
+pub mod reference;
 pub mod validation;
 
 pub use account::{QualysAccount, QualysAccountSpec, QualysAccountStatus};
