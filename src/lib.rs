@@ -9,4 +9,5 @@ pub mod cli;
 pub mod crd;
 pub mod manifest;
 pub mod qualys;
+pub mod reconcile;
 pub mod simulator;

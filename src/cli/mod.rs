@@ -45,11 +45,10 @@ pub fn run(cli: Cli) -> ExitCode {
 fn crds(out_dir: Option<&std::path::Path>, reference: bool) -> Result<ExitCode, String> {
     use crate::crd::definitions;
     if reference {
-        print!("{}", crate::crd::reference::markdown());
-        return Ok(ExitCode::SUCCESS);
+        return write_stdout(&crate::crd::reference::markdown());
     }
     match out_dir {
-        None => print!("{}", definitions::all_yaml().map_err(|e| e.to_string())?),
+        None => return write_stdout(&definitions::all_yaml().map_err(|e| e.to_string())?),
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             for crd in definitions::all() {
@@ -60,4 +59,15 @@ fn crds(out_dir: Option<&std::path::Path>, reference: bool) -> Result<ExitCode, 
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Print without panicking when the reader goes away (`... | head`).
+fn write_stdout(text: &str) -> Result<ExitCode, String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(format!("writing to stdout: {e}")),
+    }
 }

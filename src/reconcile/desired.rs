@@ -1,0 +1,235 @@
+//! Desired state: a spec, its defaults and resolved references, as [`Fields`].
+//! The observed side (`observed.rs`) must produce the same paths with the same
+//! normalization; both follow the rules below.
+//!
+//! * Optional text: empty and absent are the same (`null`).
+//! * Collections Qualys treats as sets are sorted and deduplicated.
+//! * `defaultTagIds` is managed only when the spec lists tags: Qualys does not
+//!   document whether an empty `set` clears tags, so an empty list means
+//!   "leave Qualys' tags alone".
+//! * Secrets are compared by the hash of what was last sent.
+
+use serde_json::{Value, json};
+
+use super::fields::Fields;
+use crate::crd::aws::AwsPartition;
+use crate::crd::azure::AzurePartition;
+use crate::crd::azure_org::AzureOrgConnectorSpec;
+use crate::crd::common::{ConnectorApp, ConnectorSettings, PerimeterScan, ScanSchedule};
+use crate::crd::{AwsConnectorSpec, AzureConnectorSpec, GcpConnectorSpec, OciConnectorSpec};
+
+/// Optional text, with empty meaning absent.
+pub fn text(value: Option<&str>) -> Value {
+    match value {
+        Some(s) if !s.is_empty() => Value::String(s.to_string()),
+        _ => Value::Null,
+    }
+}
+
+/// `connectorAppInfos` as a sorted list of `{name, identifier, tagId}`; an app
+/// without its own identifier uses the connector's identity.
+pub fn apps_value(apps: &[ConnectorApp], default_identifier: &str) -> Value {
+    let mut items: Vec<Value> = apps
+        .iter()
+        .map(|app| {
+            json!({
+                "name": app.name.as_str(),
+                "identifier": app.identifier.as_deref().unwrap_or(default_identifier),
+                "tagId": app.tag_id,
+            })
+        })
+        .collect();
+    items.sort_by_key(Value::to_string);
+    Value::Array(items)
+}
+
+pub fn schedule_value(schedule: &ScanSchedule) -> Value {
+    let mut days: Vec<String> = schedule
+        .days_of_week
+        .iter()
+        .map(|d| {
+            serde_json::to_value(d)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        })
+        .collect();
+    days.sort();
+    days.dedup();
+    json!({
+        "optionProfileId": schedule.option_profile_id,
+        "recurrence": serde_json::to_value(schedule.recurrence).unwrap_or(Value::Null),
+        "daysOfWeek": days,
+        "scanPrefix": schedule.scan_prefix,
+        "startDate": schedule.start_date,
+        "startTime": schedule.start_time,
+        "timezone": schedule.timezone,
+    })
+}
+
+fn perimeter(fields: &mut Fields, scan: Option<&PerimeterScan>) {
+    let enabled = scan.is_some_and(|s| s.enabled);
+    fields.set("spec.perimeterScan.enabled", enabled);
+    let custom = scan
+        .filter(|s| s.enabled)
+        .and_then(|s| s.custom.as_ref())
+        .map_or(Value::Null, schedule_value);
+    fields.set("spec.perimeterScan.custom", custom);
+}
+
+fn settings(fields: &mut Fields, s: &ConnectorSettings, object_name: &str, identity: &str) {
+    fields
+        .set("spec.name", s.name.as_deref().unwrap_or(object_name))
+        .set("spec.description", text(s.description.as_deref()))
+        .set("spec.runFrequencyMinutes", s.run_frequency_minutes)
+        .set("spec.disabled", s.disabled)
+        .set("spec.remediationEnabled", s.remediation_enabled)
+        .set("spec.apps", apps_value(&s.apps, identity));
+    fields.set_unordered(
+        "spec.activation",
+        s.activation.iter().filter_map(|m| serde_json::to_value(m).ok()),
+    );
+    if !s.default_tag_ids.is_empty() {
+        fields.set_unordered("spec.defaultTagIds", s.default_tag_ids.iter().copied());
+    }
+}
+
+pub fn aws(spec: &AwsConnectorSpec, object_name: &str) -> Fields {
+    let mut f = Fields::new();
+    settings(&mut f, &spec.settings, object_name, &spec.arn);
+    f.set("spec.arn", spec.arn.as_str())
+        .set("spec.externalId", spec.external_id.as_str())
+        .set("spec.partition", partition_name(spec.partition));
+    f.set_unordered("spec.regions", spec.regions.iter().map(String::as_str));
+    perimeter(&mut f, spec.perimeter_scan.as_ref());
+    f
+}
+
+pub fn partition_name(p: AwsPartition) -> &'static str {
+    match p {
+        AwsPartition::Global => "Global",
+        AwsPartition::GovCloud => "GovCloud",
+        AwsPartition::China => "China",
+    }
+}
+
+pub fn azure(spec: &AzureConnectorSpec, object_name: &str, secret_hash: Option<String>) -> Fields {
+    let mut f = Fields::new();
+    settings(&mut f, &spec.settings, object_name, &spec.subscription_id);
+    f.set("spec.directoryId", spec.directory_id.to_lowercase())
+        .set("spec.subscriptionId", spec.subscription_id.to_lowercase())
+        .set("spec.applicationId", spec.application_id.to_lowercase())
+        .set(
+            "spec.partition",
+            if spec.partition == AzurePartition::GovCloud {
+                "GovCloud"
+            } else {
+                "Global"
+            },
+        )
+        .set_secret("spec.authenticationKeySecretRef", secret_hash);
+    perimeter(&mut f, spec.perimeter_scan.as_ref());
+    f
+}
+
+pub fn gcp(spec: &GcpConnectorSpec, object_name: &str, secret_hash: Option<String>) -> Fields {
+    let mut f = Fields::new();
+    settings(&mut f, &spec.settings, object_name, &spec.project_id);
+    f.set("spec.projectId", spec.project_id.as_str())
+        .set_secret("spec.serviceAccountKeySecretRef", secret_hash);
+    f
+}
+
+pub fn oci(spec: &OciConnectorSpec, object_name: &str, secret_hash: Option<String>) -> Fields {
+    let mut f = Fields::new();
+    settings(&mut f, &spec.settings, object_name, &spec.tenant_id);
+    f.set("spec.tenantId", spec.tenant_id.as_str())
+        .set("spec.userId", spec.user_id.as_str())
+        .set("spec.fingerprint", spec.fingerprint.to_lowercase())
+        .set("spec.homeRegion", spec.home_region.as_str())
+        .set_secret("spec.privateKeySecretRef", secret_hash);
+    f.set(
+        "spec.perimeterScan.enabled",
+        spec.perimeter_scan.as_ref().is_some_and(|s| s.enabled),
+    );
+    f
+}
+
+/// `member_ids`: Qualys ids of the `members` AzureConnectors, resolved by the caller.
+pub fn azure_org(
+    spec: &AzureOrgConnectorSpec,
+    object_name: &str,
+    secret_hash: Option<String>,
+    member_ids: &[String],
+) -> Fields {
+    let mut f = Fields::new();
+    let apps: Vec<ConnectorApp> = spec
+        .apps
+        .iter()
+        .map(|a| ConnectorApp {
+            name: a.name,
+            identifier: a.identifier.clone(),
+            tag_id: a.tag_id,
+        })
+        .collect();
+    f.set("spec.name", spec.name.as_deref().unwrap_or(object_name))
+        .set("spec.description", text(spec.description.as_deref()))
+        .set("spec.tenantId", spec.tenant_id.to_lowercase())
+        .set("spec.applicationId", spec.application_id.to_lowercase())
+        .set("spec.connectorPrefixName", spec.connector_prefix_name.as_str())
+        .set("spec.orgRunFrequencyMinutes", spec.org_run_frequency_minutes)
+        .set("spec.memberRunFrequencyMinutes", spec.member_run_frequency_minutes)
+        .set(
+            "spec.createConnectorsForNewSubscriptions",
+            spec.create_connectors_for_new_subscriptions,
+        )
+        .set(
+            "spec.disableConnectorsForDeletedManagementGroups",
+            spec.disable_connectors_for_deleted_management_groups,
+        )
+        .set("spec.autoActivate.vm", spec.auto_activate.vm)
+        .set("spec.autoActivate.pc", spec.auto_activate.pc)
+        .set("spec.autoActivate.sca", spec.auto_activate.sca)
+        .set("spec.autoActivate.certView", spec.auto_activate.cert_view)
+        .set("spec.autoActivate.cloudView", spec.auto_activate.cloud_view)
+        .set("spec.apps", apps_value(&apps, &spec.tenant_id.to_lowercase()))
+        .set("spec.remediationEnabled", spec.remediation_enabled)
+        .set("spec.disabled", spec.disabled)
+        .set_secret("spec.secretValueSecretRef", secret_hash);
+    f.set_unordered(
+        "spec.includedManagementGroups",
+        spec.included_management_groups.iter().map(String::as_str),
+    );
+    f.set_unordered(
+        "spec.excludedManagementGroups",
+        spec.excluded_management_groups.iter().map(String::as_str),
+    );
+    f.set_unordered("spec.members", member_ids.iter().map(String::as_str));
+    if !spec.default_tag_ids.is_empty() {
+        f.set_unordered("spec.defaultTagIds", spec.default_tag_ids.iter().copied());
+    }
+    f
+}
+
+/// A group member as CloudView identifies it: `CLOUD:accountIdentifier`.
+pub fn member_key(cloud: &str, account: &str) -> String {
+    format!("{}:{}", cloud.to_uppercase(), account.to_lowercase())
+}
+
+/// `members`: resolved `CLOUD:accountIdentifier` keys (see [`member_key`]).
+pub fn group(name: &str, members: &[String]) -> Fields {
+    let mut f = Fields::new();
+    f.set("spec.name", name);
+    f.set_unordered("spec.members", members.iter().map(String::as_str));
+    f
+}
+
+pub fn global_scan(schedule: &ScanSchedule) -> Fields {
+    let mut f = Fields::new();
+    if let Value::Object(map) = schedule_value(schedule) {
+        for (k, v) in map {
+            f.set(&format!("spec.{k}"), v);
+        }
+    }
+    f
+}
