@@ -1,0 +1,66 @@
+//! Per-call hook, so the metrics layer can count every HTTP exchange.
+
+use std::fmt;
+use std::time::Duration;
+
+/// The API family a call belongs to; each has its own rate budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    Qps,
+    Gateway,
+    CloudView,
+}
+
+impl Family {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Qps => "qps",
+            Self::Gateway => "gateway",
+            Self::CloudView => "cloudview",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Self::Qps => 0,
+            Self::Gateway => 1,
+            Self::CloudView => 2,
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One HTTP exchange (a logical call that was throttled or retried produces
+/// one record per attempt, which is what spends Qualys' budget).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallRecord {
+    pub family: Family,
+    /// e.g. `aws.create`, `connector.search`, `org.list`.
+    pub operation: &'static str,
+    /// `ok` or a [`QualysError::category`](super::QualysError::category).
+    pub outcome: &'static str,
+    /// Time on the wire, governor waits excluded.
+    pub duration: Duration,
+    /// 1 for the first attempt of a logical call.
+    pub attempt: u32,
+}
+
+/// Receives a [`CallRecord`] after every HTTP exchange. Must be cheap and must
+/// not block: it runs on the calling task.
+pub trait CallObserver: Send + Sync {
+    fn on_call(&self, record: &CallRecord);
+}
+
+impl<F> CallObserver for F
+where
+    F: Fn(&CallRecord) + Send + Sync,
+{
+    fn on_call(&self, record: &CallRecord) {
+        self(record)
+    }
+}
