@@ -42,3 +42,6 @@ pub use qps::criteria::{Criteria, Operator};
 pub use qps::scan::ScanConfig;
 pub use secret::Secret;
 pub use transport::run_again_wait;
+
+#[cfg(test)]
+mod sample_tests;

@@ -120,6 +120,16 @@ impl<T> Default for SpringPage<T> {
     }
 }
 
+/// Body of `POST groups/connectors`: both lists are always present (as in the
+/// documented sample), empty when there is nothing to do on that side.
+pub(crate) fn membership_body(account_identifiers: &[String], add: &[String], remove: &[String]) -> Value {
+    json!({
+        "accountIdentifiers": account_identifiers,
+        "add": {"groupIds": add},
+        "remove": {"groupIds": remove},
+    })
+}
+
 /// CloudView's `cloudType` for a connector kind; OCI has no CloudView v1 API.
 fn cloud_type(kind: CloudKind) -> Result<&'static str, QualysError> {
     match kind {
@@ -186,11 +196,7 @@ impl QualysClient {
     ) -> Result<(), QualysError> {
         let mut url = self.cloudview_url(&format!("{BASE}/groups/connectors"))?;
         url.query_pairs_mut().append_pair("cloudType", cloud_type(kind)?);
-        let body = json!({
-            "accountIdentifiers": account_identifiers,
-            "add": {"groupIds": add},
-            "remove": {"groupIds": remove},
-        });
+        let body = membership_body(account_identifiers, add, remove);
         self.rest(
             Rest {
                 family: Family::CloudView,
