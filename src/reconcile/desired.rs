@@ -26,45 +26,73 @@ pub fn text(value: Option<&str>) -> Value {
     }
 }
 
-/// `connectorAppInfos` as a sorted list of `{name, identifier, tagId}`; an app
-/// without its own identifier uses the connector's identity.
-pub fn apps_value(apps: &[ConnectorApp], default_identifier: &str) -> Value {
-    let mut items: Vec<Value> = apps
-        .iter()
-        .map(|app| {
-            json!({
-                "name": app.name.as_str(),
-                "identifier": app.identifier.as_deref().unwrap_or(default_identifier),
-                "tagId": app.tag_id,
-            })
-        })
-        .collect();
-    items.sort_by_key(Value::to_string);
-    Value::Array(items)
+/// Apps as compared: the set of names, each app's identifier, and its tag when
+/// known. A desired app without a tag leaves the tag unmanaged (Qualys often
+/// omits `tagId` on reads, and the diff only looks at desired paths).
+pub fn apps(fields: &mut Fields, apps: &[(String, String, Option<i64>)]) {
+    fields.set_unordered("spec.apps", apps.iter().map(|(name, _, _)| name.as_str()));
+    for (name, identifier, tag) in apps {
+        fields.set(&format!("spec.apps.{name}.identifier"), identifier.to_lowercase());
+        if let Some(tag) = tag {
+            fields.set(&format!("spec.apps.{name}.tagId"), *tag);
+        }
+    }
 }
 
-pub fn schedule_value(schedule: &ScanSchedule) -> Value {
-    let mut days: Vec<String> = schedule
-        .days_of_week
-        .iter()
-        .map(|d| {
-            serde_json::to_value(d)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()
+fn desired_apps(list: &[ConnectorApp], default_identifier: &str) -> Vec<(String, String, Option<i64>)> {
+    list.iter()
+        .map(|a| {
+            (
+                a.name.as_str().to_string(),
+                a.identifier.clone().unwrap_or_else(|| default_identifier.to_string()),
+                a.tag_id,
+            )
         })
-        .collect();
+        .collect()
+}
+
+/// The comparable form of a perimeter-scan schedule, shared with the observed side.
+pub fn schedule_json(
+    option_profile_id: i64,
+    recurrence: &str,
+    days: &[String],
+    scan_prefix: &str,
+    start_date: &str,
+    start_time: &str,
+    timezone: &str,
+) -> Value {
+    let mut days: Vec<String> = days.iter().map(|d| d.to_uppercase()).collect();
     days.sort();
     days.dedup();
     json!({
-        "optionProfileId": schedule.option_profile_id,
-        "recurrence": serde_json::to_value(schedule.recurrence).unwrap_or(Value::Null),
+        "optionProfileId": option_profile_id,
+        "recurrence": recurrence.to_uppercase(),
         "daysOfWeek": days,
-        "scanPrefix": schedule.scan_prefix,
-        "startDate": schedule.start_date,
-        "startTime": schedule.start_time,
-        "timezone": schedule.timezone,
+        "scanPrefix": scan_prefix,
+        "startDate": start_date,
+        "startTime": start_time,
+        "timezone": timezone,
     })
+}
+
+fn enum_text<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+pub fn schedule_value(schedule: &ScanSchedule) -> Value {
+    let days: Vec<String> = schedule.days_of_week.iter().map(enum_text).collect();
+    schedule_json(
+        schedule.option_profile_id,
+        &enum_text(&schedule.recurrence),
+        &days,
+        &schedule.scan_prefix,
+        &schedule.start_date,
+        &schedule.start_time,
+        &schedule.timezone,
+    )
 }
 
 fn perimeter(fields: &mut Fields, scan: Option<&PerimeterScan>) {
@@ -83,12 +111,9 @@ fn settings(fields: &mut Fields, s: &ConnectorSettings, object_name: &str, ident
         .set("spec.description", text(s.description.as_deref()))
         .set("spec.runFrequencyMinutes", s.run_frequency_minutes)
         .set("spec.disabled", s.disabled)
-        .set("spec.remediationEnabled", s.remediation_enabled)
-        .set("spec.apps", apps_value(&s.apps, identity));
-    fields.set_unordered(
-        "spec.activation",
-        s.activation.iter().filter_map(|m| serde_json::to_value(m).ok()),
-    );
+        .set("spec.remediationEnabled", s.remediation_enabled);
+    apps(fields, &desired_apps(&s.apps, identity));
+    fields.set_unordered("spec.activation", s.activation.iter().map(enum_text));
     if !s.default_tag_ids.is_empty() {
         fields.set_unordered("spec.defaultTagIds", s.default_tag_ids.iter().copied());
     }
@@ -163,7 +188,7 @@ pub fn azure_org(
     member_ids: &[String],
 ) -> Fields {
     let mut f = Fields::new();
-    let apps: Vec<ConnectorApp> = spec
+    let org_apps: Vec<ConnectorApp> = spec
         .apps
         .iter()
         .map(|a| ConnectorApp {
@@ -192,10 +217,10 @@ pub fn azure_org(
         .set("spec.autoActivate.sca", spec.auto_activate.sca)
         .set("spec.autoActivate.certView", spec.auto_activate.cert_view)
         .set("spec.autoActivate.cloudView", spec.auto_activate.cloud_view)
-        .set("spec.apps", apps_value(&apps, &spec.tenant_id.to_lowercase()))
         .set("spec.remediationEnabled", spec.remediation_enabled)
         .set("spec.disabled", spec.disabled)
         .set_secret("spec.secretValueSecretRef", secret_hash);
+    apps(&mut f, &desired_apps(&org_apps, &spec.tenant_id));
     f.set_unordered(
         "spec.includedManagementGroups",
         spec.included_management_groups.iter().map(String::as_str),

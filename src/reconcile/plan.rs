@@ -95,6 +95,10 @@ pub enum Action {
     Conflict {
         reason: String,
     },
+    /// ObserveOnly, and Qualys has no such object.
+    NotFound {
+        reason: String,
+    },
 }
 
 impl Action {
@@ -102,7 +106,11 @@ impl Action {
     pub fn writes(&self) -> bool {
         !matches!(
             self,
-            Self::Retain { .. } | Self::ReportDrift { .. } | Self::Conflict { .. }
+            Self::Retain { .. }
+                | Self::ReportDrift { .. }
+                | Self::Conflict { .. }
+                | Self::NotFound { .. }
+                | Self::Adopt { .. }
         )
     }
 
@@ -132,6 +140,7 @@ impl Action {
             Self::Attach { id, member } => out.push(format!("attach {member} to {id}")),
             Self::Detach { id, member } => out.push(format!("detach {member} from {id}")),
             Self::Conflict { reason } => out.push(format!("conflict: {reason}")),
+            Self::NotFound { reason } => out.push(format!("not found: {reason}")),
         }
         out
     }
@@ -146,13 +155,14 @@ pub struct ObjectPlan {
     /// The Qualys id the object maps to, when it exists.
     pub external_id: Option<String>,
     pub actions: Vec<Action>,
+    /// Information for a person that is not an action (paused, unresolved members).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl ObjectPlan {
     pub fn is_noop(&self) -> bool {
-        self.actions
-            .iter()
-            .all(|a| !a.writes() && !matches!(a, Action::Conflict { .. } | Action::ReportDrift { .. }))
+        self.actions.iter().all(|a| matches!(a, Action::Retain { .. }))
     }
 }
 
@@ -180,7 +190,7 @@ impl Plan {
         let mut out = String::new();
         let mut unchanged = 0;
         for object in &self.objects {
-            if object.actions.is_empty() {
+            if object.actions.is_empty() && object.notes.is_empty() {
                 unchanged += 1;
                 continue;
             }
@@ -197,6 +207,12 @@ impl Plan {
                 for line in action.lines() {
                     out.push_str(&format!("  {line}\n"));
                 }
+            }
+            for note in &object.notes {
+                out.push_str(&format!("  note: {note}\n"));
+            }
+            if object.actions.is_empty() {
+                unchanged += 1;
             }
         }
         let changing = self.objects.len() - unchanged;

@@ -1,0 +1,397 @@
+//! The executor: applies one object's plan through the client, action by
+//! action, and reports what happened. It never retries a create or delete
+//! (the client already refuses to after an ambiguous failure); a failed action
+//! stops the object's plan so later actions never run on a wrong premise.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::group::membership_changes;
+use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
+use super::org::PENDING_MEMBER;
+use super::plan::{Action, FieldChange, ObjectPlan};
+use crate::qualys::{QualysClient, QualysError, ScanConfig};
+
+/// What executing a plan did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Applied {
+    /// The Qualys id the object maps to afterwards (`None` once deleted).
+    pub external_id: Option<String>,
+    /// Hash of secret values sent by this run, if any were.
+    pub sent_secret_hash: Option<String>,
+    /// The run request acted on.
+    pub ran: Option<String>,
+    pub created: bool,
+    pub deleted: bool,
+    /// One line per action done, for people.
+    pub log: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("{action}: {source}")]
+    Qualys {
+        action: String,
+        #[source]
+        source: QualysError,
+    },
+    #[error("{action}: {message}")]
+    Input { action: String, message: String },
+    #[error("create of {object} was interrupted by its guard: {message}")]
+    Guard { object: String, message: String },
+}
+
+impl ExecError {
+    /// Stable category for metrics and Event reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Qualys { source, .. } => source.category(),
+            Self::Input { .. } => "invalid_spec",
+            Self::Guard { .. } => "guard",
+        }
+    }
+
+    pub fn qualys(&self) -> Option<&QualysError> {
+        match self {
+            Self::Qualys { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Called around every create, so the controller can record intent before it
+/// and the id right after (DESIGN.md §4). The CLI's guard records into its
+/// state file.
+pub trait CreateGuard: Send + Sync {
+    fn before_create<'a>(&'a self, obj: &'a DesiredObject) -> BoxFuture<'a, Result<(), String>>;
+    fn after_create<'a>(&'a self, obj: &'a DesiredObject, id: &'a str) -> BoxFuture<'a, Result<(), String>>;
+}
+
+/// A guard that records nothing.
+pub struct NoGuard;
+
+impl CreateGuard for NoGuard {
+    fn before_create<'a>(&'a self, _: &'a DesiredObject) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+    fn after_create<'a>(&'a self, _: &'a DesiredObject, _: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// How long an organization connector's test-connection job may take.
+const TEST_JOB_POLLS: u32 = 60;
+const TEST_JOB_INTERVAL: Duration = Duration::from_millis(500);
+
+fn q(action: &str) -> impl FnOnce(QualysError) -> ExecError + '_ {
+    move |source| ExecError::Qualys {
+        action: action.to_string(),
+        source,
+    }
+}
+
+fn input(action: &str) -> impl FnOnce(String) -> ExecError + '_ {
+    move |message| ExecError::Input {
+        action: action.to_string(),
+        message,
+    }
+}
+
+fn string_list(v: &Option<Value>) -> Vec<String> {
+    v.as_ref()
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+fn scan_config(obj: &DesiredObject) -> Option<ScanConfig> {
+    let Model::GlobalScan(s) = &obj.model else { return None };
+    let text = |v: &dyn erased::Text| v.text();
+    Some(ScanConfig {
+        option_profile_id: u64::try_from(s.option_profile_id).ok(),
+        recurrence: Some(text(&s.recurrence)),
+        days_of_week: (!s.days_of_week.is_empty()).then(|| s.days_of_week.iter().map(|d| text(d)).collect()),
+        scan_prefix: Some(s.scan_prefix.clone()),
+        start_date: Some(s.start_date.clone()),
+        start_time: Some(s.start_time.clone()),
+        timezone: Some(s.timezone.clone()),
+    })
+}
+
+mod erased {
+    /// The serialized name of a unit enum variant.
+    pub trait Text {
+        fn text(&self) -> String;
+    }
+    impl<T: serde::Serialize> Text for T {
+        fn text(&self) -> String {
+            serde_json::to_value(self)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default()
+        }
+    }
+}
+
+/// Execute `plan` for `obj`.
+pub async fn execute(
+    client: &QualysClient,
+    obj: &DesiredObject,
+    plan: &ObjectPlan,
+    guard: &dyn CreateGuard,
+) -> Result<Applied, ExecError> {
+    let mut applied = Applied {
+        external_id: plan.external_id.clone(),
+        ..Applied::default()
+    };
+    for action in &plan.actions {
+        match action {
+            Action::Create { .. } => {
+                guard.before_create(obj).await.map_err(|message| ExecError::Guard {
+                    object: obj.reference(),
+                    message,
+                })?;
+                let id = create(client, obj, &mut applied).await?;
+                guard.after_create(obj, &id).await.map_err(|message| ExecError::Guard {
+                    object: obj.reference(),
+                    message,
+                })?;
+                applied.external_id = Some(id);
+                applied.created = true;
+                applied.sent_secret_hash = obj.secret_hash();
+            }
+            Action::Adopt { id, reason } => {
+                applied.external_id = Some(id.clone());
+                applied.log.push(format!("adopted {id} ({reason})"));
+            }
+            Action::Update { id, changes } => {
+                update(client, obj, id, changes, &mut applied).await?;
+                if changes.iter().any(|c| c.secret) {
+                    applied.sent_secret_hash = obj.secret_hash();
+                }
+            }
+            Action::Delete { id } => {
+                match obj.kind.cloud() {
+                    Some(cloud) => client.delete_connector(cloud, id).await.map_err(q("delete"))?,
+                    None => client.delete_org_connector(id).await.map_err(q("delete"))?,
+                }
+                applied.log.push(format!("deleted {id}"));
+                applied.deleted = true;
+                applied.external_id = None;
+            }
+            Action::Disable { id } => {
+                match obj.kind.cloud() {
+                    Some(cloud) => {
+                        let write = crate::qualys::ConnectorWrite {
+                            disabled: Some(true),
+                            ..Default::default()
+                        };
+                        client.update_connector(cloud, id, &write).await.map_err(q("disable"))?;
+                    }
+                    None => {
+                        client
+                            .set_org_connectors_enabled(std::slice::from_ref(id), false)
+                            .await
+                            .map_err(q("disable"))?;
+                    }
+                }
+                applied.log.push(format!("disabled {id}"));
+            }
+            Action::Run { id, requested_at } => {
+                let id = if id == "(new)" {
+                    applied.external_id.clone().unwrap_or_default()
+                } else {
+                    id.clone()
+                };
+                match obj.kind.cloud() {
+                    Some(cloud) => {
+                        client.run_connector(cloud, &id).await.map_err(q("run"))?;
+                    }
+                    None => {
+                        client
+                            .run_org_connectors(std::slice::from_ref(&id))
+                            .await
+                            .map_err(q("run"))?;
+                    }
+                }
+                applied.ran = Some(requested_at.clone());
+                applied.log.push(format!("ran {id}"));
+            }
+            Action::Attach { .. } | Action::Detach { .. } => {}
+            Action::Retain { reason, .. } => applied.log.push(format!("retained: {reason}")),
+            Action::ReportDrift { .. } | Action::Conflict { .. } | Action::NotFound { .. } => {}
+        }
+    }
+    Ok(applied)
+}
+
+async fn create(client: &QualysClient, obj: &DesiredObject, applied: &mut Applied) -> Result<String, ExecError> {
+    let id = match &obj.model {
+        Model::Connector(c) => {
+            let write = c.write(None).map_err(input("create"))?;
+            let created = client.create_connector(c.kind(), &write).await.map_err(q("create"))?;
+            created.id.ok_or_else(|| ExecError::Input {
+                action: "create".into(),
+                message: "Qualys answered the create without an id".into(),
+            })?
+        }
+        Model::Org(o) => {
+            let credentials = o.credentials().map_err(input("test connection"))?;
+            let job = client
+                .org_test_connection(&credentials)
+                .await
+                .map_err(q("test connection"))?;
+            wait_for_job(client, &job).await?;
+            let write = o.write().map_err(input("create"))?;
+            let created = client.create_org_connector(&write).await.map_err(q("create"))?;
+            let id = created.id.ok_or_else(|| ExecError::Input {
+                action: "create".into(),
+                message: "the gateway answered the create without an id".into(),
+            })?;
+            for member in o.member_ids.iter().filter(|m| !m.starts_with(PENDING_MEMBER)) {
+                client
+                    .attach_member_connector(member, &id)
+                    .await
+                    .map_err(q("attach member"))?;
+                applied.log.push(format!("attached member {member}"));
+            }
+            if o.spec.disabled {
+                client
+                    .set_org_connectors_enabled(std::slice::from_ref(&id), false)
+                    .await
+                    .map_err(q("disable"))?;
+            }
+            id
+        }
+        Model::Group(g) => {
+            let created = client.create_group(&g.name).await.map_err(q("create"))?;
+            let uuid = created.uuid.unwrap_or_default();
+            apply_membership(client, &uuid, &g.members, &[]).await?;
+            uuid
+        }
+        Model::GlobalScan(_) => {
+            let config = scan_config(obj).unwrap_or_default();
+            client.create_global_scan_config(&config).await.map_err(q("create"))?;
+            GLOBAL_SCAN_KEY.to_string()
+        }
+    };
+    applied.log.push(format!("created {id}"));
+    Ok(id)
+}
+
+async fn wait_for_job(client: &QualysClient, job: &str) -> Result<(), ExecError> {
+    for _ in 0..TEST_JOB_POLLS {
+        let status = client.org_job(job).await.map_err(q("test connection"))?;
+        if status.is_failed() {
+            return Err(ExecError::Input {
+                action: "test connection".into(),
+                message: format!(
+                    "Azure refused the tenant/application/secret: {}",
+                    status.error.unwrap_or_else(|| "no detail".into())
+                ),
+            });
+        }
+        if status.is_finished() {
+            return Ok(());
+        }
+        tokio::time::sleep(TEST_JOB_INTERVAL).await;
+    }
+    Err(ExecError::Input {
+        action: "test connection".into(),
+        message: format!("job {job} did not finish in time"),
+    })
+}
+
+async fn apply_membership(
+    client: &QualysClient,
+    uuid: &str,
+    desired: &[String],
+    observed: &[String],
+) -> Result<(), ExecError> {
+    let group = [uuid.to_string()];
+    for (cloud, add, remove) in membership_changes(desired, observed) {
+        if !add.is_empty() {
+            client
+                .update_group_membership(cloud, &add, &group, &[])
+                .await
+                .map_err(q("add members"))?;
+        }
+        if !remove.is_empty() {
+            client
+                .update_group_membership(cloud, &remove, &[], &group)
+                .await
+                .map_err(q("remove members"))?;
+        }
+    }
+    Ok(())
+}
+
+async fn update(
+    client: &QualysClient,
+    obj: &DesiredObject,
+    id: &str,
+    changes: &[FieldChange],
+    applied: &mut Applied,
+) -> Result<(), ExecError> {
+    let paths: BTreeSet<String> = changes.iter().map(|c| c.path.clone()).collect();
+    match (&obj.model, obj.kind) {
+        (Model::Connector(c), _) => {
+            let write = c.write(Some(&paths)).map_err(input("update"))?;
+            client
+                .update_connector(c.kind(), id, &write)
+                .await
+                .map_err(q("update"))?;
+        }
+        (Model::Org(o), _) => {
+            if let Some(change) = changes.iter().find(|c| c.path == "spec.members") {
+                let want: BTreeSet<String> = string_list(&change.after)
+                    .into_iter()
+                    .filter(|m| !m.starts_with(PENDING_MEMBER))
+                    .collect();
+                let have: BTreeSet<String> = string_list(&change.before).into_iter().collect();
+                let detach: Vec<String> = have.difference(&want).cloned().collect();
+                if !detach.is_empty() {
+                    client
+                        .detach_member_connectors(&detach)
+                        .await
+                        .map_err(q("detach members"))?;
+                    applied.log.push(format!("detached {}", detach.join(", ")));
+                }
+                for member in want.difference(&have) {
+                    client
+                        .attach_member_connector(member, id)
+                        .await
+                        .map_err(q("attach member"))?;
+                    applied.log.push(format!("attached {member}"));
+                }
+            }
+            if paths.contains("spec.disabled") {
+                client
+                    .set_org_connectors_enabled(&[id.to_string()], !o.spec.disabled)
+                    .await
+                    .map_err(q(if o.spec.disabled { "disable" } else { "enable" }))?;
+            }
+            if paths.iter().any(|p| p != "spec.members" && p != "spec.disabled") {
+                let write = o.write().map_err(input("edit"))?;
+                client.edit_org_connector(id, &write).await.map_err(q("edit"))?;
+            }
+        }
+        (Model::Group(_), Kind::Group) | (Model::Group(_), _) => {
+            if let Some(change) = changes.iter().find(|c| c.path == "spec.members") {
+                apply_membership(client, id, &string_list(&change.after), &string_list(&change.before)).await?;
+            }
+        }
+        (Model::GlobalScan(_), _) => {
+            let config = scan_config(obj).unwrap_or_default();
+            client.update_global_scan_config(&config).await.map_err(q("update"))?;
+        }
+    }
+    applied.log.push(format!(
+        "updated {id}: {}",
+        paths.into_iter().collect::<Vec<_>>().join(", ")
+    ));
+    Ok(())
+}

@@ -1,0 +1,199 @@
+//! CloudView connector groups: members are `(cloudType, accountIdentifier)`
+//! pairs; membership changes go per cloud type as add/remove lists.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::desired::{self, member_key};
+use super::fields::Fields;
+use crate::crd::group::{ConnectorGroupSpec, MemberKind};
+use crate::qualys::{CloudKind, Group};
+
+/// A connector object a group may reference: its kind, name, labels and the
+/// cloud account it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberCandidate {
+    pub kind: MemberKind,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub account: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredGroup {
+    pub name: String,
+    /// `CLOUD:accountIdentifier` keys.
+    pub members: Vec<String>,
+    /// Member references that matched nothing.
+    pub unresolved: Vec<String>,
+}
+
+fn cloud_of(kind: MemberKind) -> &'static str {
+    match kind {
+        MemberKind::AwsConnector => "AWS",
+        MemberKind::AzureConnector => "AZURE",
+        MemberKind::GcpConnector => "GCP",
+    }
+}
+
+/// Resolve the spec's three member lists against the connector objects the
+/// caller knows (same namespace).
+pub fn resolve(spec: &ConnectorGroupSpec, object_name: &str, candidates: &[MemberCandidate]) -> DesiredGroup {
+    let mut members = BTreeSet::new();
+    let mut unresolved = Vec::new();
+    for r in &spec.members.connectors {
+        match candidates.iter().find(|c| c.kind == r.kind && c.name == r.name) {
+            Some(c) => {
+                members.insert(member_key(cloud_of(c.kind), &c.account));
+            }
+            None => unresolved.push(format!("{:?}/{}", r.kind, r.name)),
+        }
+    }
+    if let Some(selector) = &spec.members.selector {
+        for c in candidates.iter().filter(|c| selector_matches(selector, &c.labels)) {
+            members.insert(member_key(cloud_of(c.kind), &c.account));
+        }
+    }
+    for a in &spec.members.accounts {
+        let cloud = serde_json::to_value(a.cloud_type)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        members.insert(member_key(&cloud, &a.account_identifier));
+    }
+    DesiredGroup {
+        name: spec.name.clone().unwrap_or_else(|| object_name.to_string()),
+        members: members.into_iter().collect(),
+        unresolved,
+    }
+}
+
+/// `matchLabels` and `matchExpressions` (In, NotIn, Exists, DoesNotExist).
+pub fn selector_matches(
+    selector: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    let labels_ok = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let expressions_ok = selector.match_expressions.iter().flatten().all(|e| {
+        let value = labels.get(&e.key);
+        let values = e.values.clone().unwrap_or_default();
+        match e.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    });
+    labels_ok && expressions_ok
+}
+
+impl DesiredGroup {
+    pub fn fields(&self) -> Fields {
+        desired::group(&self.name, &self.members)
+    }
+}
+
+pub fn observed_fields(g: &Group) -> Fields {
+    let members: Vec<String> = g
+        .connectors
+        .iter()
+        .filter_map(|m| Some(member_key(m.cloud_type.as_deref()?, m.account_identifier.as_deref()?)))
+        .collect();
+    desired::group(g.name.as_deref().unwrap_or_default(), &members)
+}
+
+/// Per cloud: accounts to add and accounts to remove.
+pub fn membership_changes(desired: &[String], observed: &[String]) -> Vec<(CloudKind, Vec<String>, Vec<String>)> {
+    let want: BTreeSet<&String> = desired.iter().collect();
+    let have: BTreeSet<&String> = observed.iter().collect();
+    let mut per_cloud: BTreeMap<CloudKind, (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let split = |key: &str| -> Option<(CloudKind, String)> {
+        let (cloud, account) = key.split_once(':')?;
+        Some((CloudKind::from_type_name(cloud)?, account.to_string()))
+    };
+    for key in want.difference(&have) {
+        if let Some((cloud, account)) = split(key) {
+            per_cloud.entry(cloud).or_default().0.push(account);
+        }
+    }
+    for key in have.difference(&want) {
+        if let Some((cloud, account)) = split(key) {
+            per_cloud.entry(cloud).or_default().1.push(account);
+        }
+    }
+    per_cloud
+        .into_iter()
+        .map(|(cloud, (add, remove))| (cloud, add, remove))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::group::{AccountMember, CloudType, ConnectorRef, GroupMembers};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+    fn candidate(kind: MemberKind, name: &str, team: &str, account: &str) -> MemberCandidate {
+        MemberCandidate {
+            kind,
+            name: name.into(),
+            labels: [("team".to_string(), team.to_string())].into(),
+            account: account.into(),
+        }
+    }
+
+    #[test]
+    fn members_come_from_refs_selector_and_accounts_without_duplicates() {
+        let spec = ConnectorGroupSpec {
+            name: None,
+            members: GroupMembers {
+                connectors: vec![
+                    ConnectorRef {
+                        kind: MemberKind::GcpConnector,
+                        name: "g".into(),
+                    },
+                    ConnectorRef {
+                        kind: MemberKind::AwsConnector,
+                        name: "missing".into(),
+                    },
+                ],
+                selector: Some(LabelSelector {
+                    match_labels: Some([("team".to_string(), "platform".to_string())].into()),
+                    ..LabelSelector::default()
+                }),
+                accounts: vec![AccountMember {
+                    cloud_type: CloudType::Aws,
+                    account_identifier: "111111111111".into(),
+                }],
+            },
+            management: Default::default(),
+        };
+        let candidates = [
+            candidate(MemberKind::AwsConnector, "a", "platform", "111111111111"),
+            candidate(MemberKind::AzureConnector, "z", "other", "sub"),
+            candidate(MemberKind::GcpConnector, "g", "other", "proj-1"),
+        ];
+        let group = resolve(&spec, "obj", &candidates);
+        assert_eq!(group.name, "obj");
+        assert_eq!(
+            group.members,
+            vec!["AWS:111111111111".to_string(), "GCP:proj-1".to_string()]
+        );
+        assert_eq!(group.unresolved, vec!["AwsConnector/missing".to_string()]);
+    }
+
+    #[test]
+    fn membership_changes_are_split_by_cloud() {
+        let desired = vec!["AWS:1".to_string(), "GCP:p".to_string()];
+        let observed = vec!["AWS:2".to_string(), "GCP:p".to_string()];
+        let changes = membership_changes(&desired, &observed);
+        assert_eq!(
+            changes,
+            vec![(CloudKind::Aws, vec!["1".to_string()], vec!["2".to_string()])]
+        );
+    }
+}

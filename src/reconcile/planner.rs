@@ -1,0 +1,285 @@
+//! Pure planning: one resolved object × the snapshot → its [`ObjectPlan`].
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::connector;
+use super::fields::{Fields, diff};
+use super::group;
+use super::identity::{self, Resolution};
+use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
+use super::org::{self, PENDING_MEMBER};
+use super::plan::{Action, FieldChange, ObjectPlan};
+use super::snapshot::Snapshot;
+use crate::crd::common::DeletionPolicy;
+
+/// Organization connector fields the gateway refuses to change after creation.
+const ORG_FIXED: &[&str] = &[
+    "spec.name",
+    "spec.tenantId",
+    "spec.applicationId",
+    "spec.connectorPrefixName",
+];
+
+/// Ids other objects of the same run already map to → the object holding them.
+pub type Claims = BTreeMap<String, String>;
+
+/// The observed fields of `id`, if the snapshot holds it.
+pub fn observed_fields(obj: &DesiredObject, snap: &Snapshot, id: &str) -> Option<Fields> {
+    let sent = obj.sent_secret_hash.clone();
+    match obj.kind {
+        Kind::Aws | Kind::Azure | Kind::Gcp | Kind::Oci => {
+            let cloud = obj.kind.cloud()?;
+            snap.connector(cloud, id)
+                .map(|c| connector::observed_fields(cloud, c, sent))
+        }
+        Kind::AzureOrg => snap.org(id).map(|o| org::observed_fields(&o.org, &o.members, sent)),
+        Kind::Group => snap.group(id).map(group::observed_fields),
+        Kind::GlobalScan => snap.global_scan.as_ref().map(|c| {
+            let mut f = Fields::new();
+            if let Value::Object(map) = connector::observed_schedule(c) {
+                for (k, v) in map {
+                    f.set(&format!("spec.{k}"), v);
+                }
+            }
+            f
+        }),
+    }
+}
+
+fn all_fields(fields: &Fields) -> Vec<FieldChange> {
+    fields
+        .0
+        .iter()
+        .filter(|(_, f)| !f.value.is_null())
+        .map(|(path, f)| FieldChange {
+            path: path.clone(),
+            before: None,
+            after: Some(f.value.clone()),
+            secret: f.secret,
+        })
+        .collect()
+}
+
+fn pending_members(obj: &DesiredObject) -> Vec<String> {
+    match &obj.model {
+        Model::Org(o) => o
+            .member_ids
+            .iter()
+            .filter_map(|m| m.strip_prefix(PENDING_MEMBER))
+            .map(|name| format!("member AzureConnector {name} has no Qualys id yet; it is attached once created"))
+            .collect(),
+        Model::Group(g) => g
+            .unresolved
+            .iter()
+            .map(|r| format!("member {r} matches no connector object"))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Plan one object. `claims` holds ids other objects of this run resolved to.
+pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> ObjectPlan {
+    let mut plan = ObjectPlan {
+        object: obj.reference(),
+        external_id: None,
+        actions: Vec::new(),
+        notes: pending_members(obj),
+    };
+    if obj.deleting {
+        plan_deletion(obj, snap, &mut plan);
+        return plan;
+    }
+    if obj.paused {
+        plan.external_id = obj.recorded.external_id.clone();
+        plan.notes
+            .push("paused (qualys-operator.io/paused): nothing is observed or written".into());
+        return plan;
+    }
+    if obj.kind == Kind::GlobalScan
+        && let Some(holder) = claims.get(GLOBAL_SCAN_KEY)
+    {
+        plan.actions.push(Action::Conflict {
+            reason: format!("{holder} already manages this account's global scan configuration; keep one per account"),
+        });
+        return plan;
+    }
+    let candidates = snap.candidates(obj.kind);
+    let claimed = claims.keys().cloned().collect();
+    let key = obj.natural_key();
+    let resolution = identity::resolve(&obj.recorded, &key, obj.adoption, &candidates, &claimed);
+    let desired = obj.fields();
+    let (id, adopted) = match resolution {
+        Resolution::Conflict(reason) => {
+            plan.actions.push(Action::Conflict { reason });
+            return plan;
+        }
+        Resolution::Create { note } if obj.observe_only() => {
+            plan.actions.push(Action::NotFound {
+                reason: format!("ObserveOnly, and Qualys has no {} for {key}", obj.kind),
+            });
+            plan.notes.extend(note);
+            return plan;
+        }
+        Resolution::Create { note } => {
+            plan.notes.extend(note);
+            plan.actions.push(Action::Create {
+                fields: all_fields(&desired),
+            });
+            push_run(obj, None, &mut plan);
+            return plan;
+        }
+        Resolution::Known(id) => (id, None),
+        Resolution::Adopt { id, reason } => (id.clone(), Some(reason)),
+    };
+    plan.external_id = Some(id.clone());
+    if let Some(reason) = adopted.filter(|_| !obj.observe_only()) {
+        plan.actions.push(Action::Adopt { id: id.clone(), reason });
+    }
+    let observed = observed_fields(obj, snap, &id).unwrap_or_default();
+    let mut changes = diff(&desired, &observed);
+    // A pending member cannot be attached yet: not a change to make now.
+    if obj.kind == Kind::AzureOrg {
+        changes.retain(|c| c.path != "spec.members" || !only_pending_added(c));
+    }
+    if obj.observe_only() {
+        if !changes.is_empty() {
+            plan.actions.push(Action::ReportDrift { id, changes });
+        }
+        return plan;
+    }
+    if obj.kind == Kind::AzureOrg {
+        let fixed: Vec<&str> = changes
+            .iter()
+            .map(|c| c.path.as_str())
+            .filter(|p| ORG_FIXED.contains(p))
+            .collect();
+        if !fixed.is_empty() {
+            plan.actions.push(Action::Conflict {
+                reason: format!(
+                    "Qualys organization connector {id} differs in {} which the gateway cannot change; \
+                     recreate it or match the spec to Qualys",
+                    fixed.join(", ")
+                ),
+            });
+            return plan;
+        }
+    }
+    if !changes.is_empty() {
+        plan.actions.push(Action::Update {
+            id: id.clone(),
+            changes,
+        });
+    }
+    push_run(obj, Some(&id), &mut plan);
+    plan
+}
+
+/// True when the members change only adds pending (not yet created) members.
+fn only_pending_added(change: &FieldChange) -> bool {
+    let list = |v: &Option<Value>| -> Vec<String> {
+        v.as_ref()
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let before = list(&change.before);
+    let after: Vec<String> = list(&change.after)
+        .into_iter()
+        .filter(|m| !m.starts_with(PENDING_MEMBER))
+        .collect();
+    let mut b = before.clone();
+    b.sort();
+    let mut a = after;
+    a.sort();
+    a == b
+}
+
+fn push_run(obj: &DesiredObject, id: Option<&str>, plan: &mut ObjectPlan) {
+    let Some(requested) = &obj.run_requested_at else { return };
+    if obj.last_run_requested_at.as_ref() == Some(requested)
+        || !matches!(
+            obj.kind,
+            Kind::Aws | Kind::Azure | Kind::Gcp | Kind::Oci | Kind::AzureOrg
+        )
+    {
+        return;
+    }
+    let disabled = match &obj.model {
+        Model::Connector(c) => c.settings().disabled,
+        Model::Org(o) => o.spec.disabled,
+        _ => false,
+    };
+    if disabled {
+        plan.notes.push(format!(
+            "run requested at {requested} skipped: the connector is disabled (Qualys refuses to run it)"
+        ));
+        return;
+    }
+    plan.actions.push(Action::Run {
+        id: id.unwrap_or("(new)").to_string(),
+        requested_at: requested.clone(),
+    });
+}
+
+fn plan_deletion(obj: &DesiredObject, snap: &Snapshot, plan: &mut ObjectPlan) {
+    // Only an id this operator recorded (or was told) is ever deleted.
+    let Some(id) = obj
+        .recorded
+        .external_id
+        .clone()
+        .or_else(|| obj.recorded.annotation_id.clone())
+    else {
+        return;
+    };
+    let exists = match obj.kind {
+        Kind::GlobalScan => snap.global_scan.is_some(),
+        _ => snap.candidates(obj.kind).iter().any(|c| c.id == id),
+    };
+    plan.external_id = Some(id.clone());
+    if !exists {
+        plan.notes.push(format!("Qualys object {id} is already gone"));
+        return;
+    }
+    if obj.observe_only() {
+        plan.actions.push(Action::Retain {
+            id: Some(id),
+            reason: "managementPolicy ObserveOnly".into(),
+        });
+        return;
+    }
+    match (obj.deletion_policy(), obj.kind) {
+        (DeletionPolicy::Orphan, _) => {
+            plan.actions.push(Action::Retain {
+                id: Some(id),
+                reason: "deletionPolicy Orphan".into(),
+            });
+        }
+        (_, Kind::Group) => {
+            let observed = snap.group(&id).map(group::observed_fields).unwrap_or_default();
+            let before = observed.get("spec.members").cloned();
+            if before.as_ref().and_then(Value::as_array).is_some_and(|a| !a.is_empty()) {
+                plan.actions.push(Action::Update {
+                    id: id.clone(),
+                    changes: vec![FieldChange {
+                        path: "spec.members".into(),
+                        before,
+                        after: Some(Value::Array(Vec::new())),
+                        secret: false,
+                    }],
+                });
+            }
+            plan.actions.push(Action::Retain {
+                id: Some(id),
+                reason: "Qualys has no API to delete a connector group; its memberships are dropped".into(),
+            });
+        }
+        (_, Kind::GlobalScan) => plan.actions.push(Action::Retain {
+            id: Some(id),
+            reason: "Qualys has no API to delete the global scan configuration".into(),
+        }),
+        (DeletionPolicy::Disable, _) => plan.actions.push(Action::Disable { id }),
+        (DeletionPolicy::Delete, _) => plan.actions.push(Action::Delete { id }),
+    }
+}

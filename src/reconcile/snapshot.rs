@@ -1,0 +1,144 @@
+//! Batched observation (DESIGN.md §3): one paged search per kind and account,
+//! never one GET per object. Organization connectors are the exception the
+//! gateway forces: its list carries no tenant or settings, so each listed org
+//! is read once (organizations are few per account).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::connector;
+use super::identity::Candidate;
+use super::object::{GLOBAL_SCAN_KEY, Kind};
+use super::org;
+use crate::qualys::{CloudKind, Connector, Group, OrgConnector, QualysClient, QualysError, ScanConfig};
+
+/// An organization connector with the ids of its attached members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgDetail {
+    pub org: OrgConnector,
+    pub members: Vec<String>,
+}
+
+/// What Qualys holds for the kinds observed.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Snapshot {
+    pub connectors: BTreeMap<CloudKind, Vec<Connector>>,
+    pub orgs: Vec<OrgDetail>,
+    pub groups: Vec<Group>,
+    pub global_scan: Option<ScanConfig>,
+    pub observed: BTreeSet<Kind>,
+}
+
+impl Snapshot {
+    /// Observe the given kinds.
+    pub async fn observe(client: &QualysClient, kinds: &BTreeSet<Kind>) -> Result<Self, QualysError> {
+        let mut snap = Snapshot::default();
+        for kind in kinds {
+            match kind {
+                Kind::Aws | Kind::Azure | Kind::Gcp | Kind::Oci => {
+                    let Some(cloud) = kind.cloud() else { continue };
+                    let found = client.search_connectors(cloud, &[]).await?;
+                    let live = found.items.into_iter().filter(|c| c.is_deleted != Some(true)).collect();
+                    snap.connectors.insert(cloud, live);
+                }
+                Kind::AzureOrg => {
+                    for summary in client.list_org_connectors(None).await?.items {
+                        let Some(id) = summary.id.clone() else { continue };
+                        let org = client.get_org_connector(&id).await?;
+                        let members = client
+                            .org_member_connectors(&id)
+                            .await?
+                            .items
+                            .into_iter()
+                            .filter_map(|m| m.id)
+                            .collect();
+                        snap.orgs.push(OrgDetail { org, members });
+                    }
+                }
+                Kind::Group => snap.groups = client.list_groups().await?.items,
+                Kind::GlobalScan => snap.global_scan = client.get_global_scan_config().await?,
+            }
+            snap.observed.insert(*kind);
+        }
+        Ok(snap)
+    }
+
+    /// Candidates for identity resolution.
+    pub fn candidates(&self, kind: Kind) -> Vec<Candidate> {
+        match kind {
+            Kind::Aws | Kind::Azure | Kind::Gcp | Kind::Oci => {
+                let Some(cloud) = kind.cloud() else { return Vec::new() };
+                self.connectors
+                    .get(&cloud)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| {
+                        Some(Candidate {
+                            id: c.id.clone()?,
+                            key: connector::observed_key(cloud, c).unwrap_or_default(),
+                            name: c.name.clone().unwrap_or_default(),
+                            attached_to_org: c.is_attached_to_org_connector == Some(true),
+                        })
+                    })
+                    .collect()
+            }
+            Kind::AzureOrg => self
+                .orgs
+                .iter()
+                .filter_map(|o| {
+                    Some(Candidate {
+                        id: o.org.id.clone()?,
+                        key: org::observed_key(&o.org).unwrap_or_default(),
+                        name: o.org.name.clone().unwrap_or_default(),
+                        attached_to_org: false,
+                    })
+                })
+                .collect(),
+            Kind::Group => self
+                .groups
+                .iter()
+                .filter_map(|g| {
+                    Some(Candidate {
+                        id: g.uuid.clone()?,
+                        key: g.name.clone().unwrap_or_default(),
+                        name: g.name.clone().unwrap_or_default(),
+                        attached_to_org: false,
+                    })
+                })
+                .collect(),
+            Kind::GlobalScan => self
+                .global_scan
+                .iter()
+                .map(|_| Candidate {
+                    id: GLOBAL_SCAN_KEY.into(),
+                    key: GLOBAL_SCAN_KEY.into(),
+                    name: "global scan configuration".into(),
+                    attached_to_org: false,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn connector(&self, cloud: CloudKind, id: &str) -> Option<&Connector> {
+        self.connectors
+            .get(&cloud)?
+            .iter()
+            .find(|c| c.id.as_deref() == Some(id))
+    }
+
+    pub fn org(&self, id: &str) -> Option<&OrgDetail> {
+        self.orgs.iter().find(|o| o.org.id.as_deref() == Some(id))
+    }
+
+    pub fn group(&self, uuid: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.uuid.as_deref() == Some(uuid))
+    }
+
+    /// Qualys' state of an object, for status.
+    pub fn state_of(&self, kind: Kind, id: &str) -> Option<String> {
+        match kind.cloud() {
+            Some(cloud) => self.connector(cloud, id)?.connector_state.clone(),
+            None if kind == Kind::AzureOrg => self.org(id)?.org.state.clone(),
+            None => None,
+        }
+    }
+}
