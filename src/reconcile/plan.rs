@@ -249,6 +249,7 @@ mod tests {
                     id: "1".into(),
                     changes: vec![change],
                 }],
+                notes: vec![],
             }],
         };
         let text = plan.render();
@@ -270,6 +271,7 @@ mod tests {
                     id: None,
                     reason: "no delete API".into(),
                 }],
+                notes: vec![],
             }],
         };
         assert!(plan.is_empty());
