@@ -681,13 +681,50 @@ fn crd_copies_are_identical_to_crds() {
     );
 }
 
-/// Labels only Helm sets; the rest of every object must be equal.
-fn without_helm_labels(mut doc: Value) -> Value {
+/// Labels only Helm sets are dropped (the rest of every object must be
+/// equal), and `1.0` becomes `1` (kustomize rewrites numbers that way).
+fn comparable(mut doc: Value) -> Value {
+    fn numbers(v: &mut Value) {
+        match v {
+            Value::Number(n) => {
+                if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && !n.is_i64() && !n.is_u64()) {
+                    *v = json!(f as i64);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(numbers),
+            Value::Object(o) => o.values_mut().for_each(numbers),
+            _ => {}
+        }
+    }
     if let Some(labels) = doc.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
         labels.remove("helm.sh/chart");
         labels.remove("app.kubernetes.io/managed-by");
     }
+    numbers(&mut doc);
     doc
+}
+
+/// The JSON path of the first difference, for a readable failure.
+fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: BTreeSet<_> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                first_difference(
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                    &format!("{path}/{k}"),
+                )
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (x, y))| first_difference(x, y, &format!("{path}/{i}"))),
+        _ if a == b => None,
+        _ => Some(format!("{path}: {a} != {b}")),
+    }
 }
 
 #[test]
@@ -703,7 +740,7 @@ fn kustomize_base_is_the_charts_defaults() {
     let index = |docs: Vec<Value>| -> BTreeMap<String, Value> {
         docs.into_iter()
             .filter(|d| kind(d) != "Namespace")
-            .map(|d| (key(&d), without_helm_labels(d)))
+            .map(|d| (key(&d), comparable(d)))
             .collect()
     };
     let (k, c) = (index(kustomized.clone()), index(chart));
@@ -713,7 +750,9 @@ fn kustomize_base_is_the_charts_defaults() {
         "deploy/base and the chart's defaults hold different objects"
     );
     for (id, obj) in &k {
-        assert_eq!(obj, &c[id], "{id} differs between deploy/base and the chart's defaults");
+        if let Some(diff) = first_difference(obj, &c[id], "") {
+            panic!("{id} differs between deploy/base and the chart's defaults (kustomize != helm) at {diff}");
+        }
     }
     let ns = kustomized
         .iter()
@@ -770,9 +809,14 @@ fn every_value_is_documented() {
             (1..=parts.len()).map(move |n| parts[..n].join("."))
         })
         .collect();
+    let mut known = known;
+    known.extend(schema["properties"].as_object().expect("properties").keys().cloned());
     for line in doc.lines() {
         if let Some(rest) = line.strip_prefix("| `") {
             let key = rest.split('`').next().unwrap_or_default();
+            if key.starts_with('-') {
+                continue; // a flag, not a value
+            }
             assert!(
                 known.contains(key),
                 "docs/configuration.md describes `{key}`, which values.yaml lacks"
