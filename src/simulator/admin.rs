@@ -428,6 +428,16 @@ impl SimHandle {
         self.shared.lock().world.tenant(tenant).licence_limit = limit;
     }
 
+    /// The name Qualys shows for a tag id (searchable as `defaultTags.name`).
+    pub fn set_tag_name(&self, tenant: &str, id: u64, name: &str) {
+        self.shared
+            .lock()
+            .world
+            .tenant(tenant)
+            .tag_names
+            .insert(id, name.to_string());
+    }
+
     /// How an Azure AD tenant behaves: bad credentials, and its management groups.
     pub fn set_azure_tenant(&self, tenant: &str, azure_tenant_id: &str, settings: AzureTenant) {
         self.shared
