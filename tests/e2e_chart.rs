@@ -727,42 +727,57 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
     }
 }
 
+/// Kustomize directories and the chart values they are equivalent to.
+const KUSTOMIZATIONS: [(&str, &str); 2] = [
+    ("deploy/base", "{}"),
+    (
+        "deploy/overlays/ha",
+        "replicaCount: 2\nleaderElection: {enabled: true}\npodDisruptionBudget: {enabled: true}\n\
+         metrics: {serviceMonitor: {enabled: true}}\n",
+    ),
+];
+
+fn kustomize(dir: &str) -> String {
+    ok(kubectl().arg("kustomize").arg(root().join(dir)), None)
+}
+
 #[test]
-fn kustomize_base_is_the_charts_defaults() {
-    let rendered = ok(kubectl().args(["kustomize"]).arg(root().join("deploy/base")), None);
-    let kustomized = documents(&rendered);
-    let chart = documents(
-        &helm()
-            .template(RELEASE, NAMESPACE, "{}", &["--include-crds"])
-            .expect("template"),
-    );
-    let key = |d: &Value| format!("{} {}/{}", kind(d), namespace(d), name(d));
-    let index = |docs: Vec<Value>| -> BTreeMap<String, Value> {
-        docs.into_iter()
-            .filter(|d| kind(d) != "Namespace")
-            .map(|d| (key(&d), comparable(d)))
-            .collect()
-    };
-    let (k, c) = (index(kustomized.clone()), index(chart));
-    assert_eq!(
-        k.keys().collect::<Vec<_>>(),
-        c.keys().collect::<Vec<_>>(),
-        "deploy/base and the chart's defaults hold different objects"
-    );
-    for (id, obj) in &k {
-        if let Some(diff) = first_difference(obj, &c[id], "") {
-            panic!("{id} differs between deploy/base and the chart's defaults (kustomize != helm) at {diff}");
+fn kustomizations_are_the_chart_with_the_same_values() {
+    for (dir, values) in KUSTOMIZATIONS {
+        let kustomized = documents(&kustomize(dir));
+        let chart = documents(
+            &helm()
+                .template(RELEASE, NAMESPACE, values, &["--include-crds"])
+                .expect("template"),
+        );
+        let key = |d: &Value| format!("{} {}/{}", kind(d), namespace(d), name(d));
+        let index = |docs: Vec<Value>| -> BTreeMap<String, Value> {
+            docs.into_iter()
+                .filter(|d| kind(d) != "Namespace")
+                .map(|d| (key(&d), comparable(d)))
+                .collect()
+        };
+        let (k, c) = (index(kustomized.clone()), index(chart));
+        assert_eq!(
+            k.keys().collect::<Vec<_>>(),
+            c.keys().collect::<Vec<_>>(),
+            "{dir} and the chart with {values:?} hold different objects"
+        );
+        for (id, obj) in &k {
+            if let Some(diff) = first_difference(obj, &c[id], "") {
+                panic!("{id} differs between {dir} and the chart with {values:?} (kustomize != helm) at {diff}");
+            }
         }
+        let ns = kustomized
+            .iter()
+            .find(|d| kind(d) == "Namespace")
+            .unwrap_or_else(|| panic!("{dir} creates its Namespace"));
+        assert_eq!(name(ns), NAMESPACE);
+        assert_eq!(
+            ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+            "restricted"
+        );
     }
-    let ns = kustomized
-        .iter()
-        .find(|d| kind(d) == "Namespace")
-        .expect("deploy/base creates its Namespace");
-    assert_eq!(name(ns), NAMESPACE);
-    assert_eq!(
-        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
-        "restricted"
-    );
 }
 
 /// Dotted paths of every value a user sets: recurse into mappings the schema
@@ -942,8 +957,9 @@ fn e2e_every_rendering_is_accepted_by_the_api_server() {
             .expect("helm template");
         assert_server_accepts(&format!("helm template ({})", case.name), &out);
     }
-    let kustomized = ok(kubectl().args(["kustomize"]).arg(root().join("deploy/base")), None);
-    assert_server_accepts("kubectl kustomize deploy/base", &kustomized);
+    for (dir, _) in KUSTOMIZATIONS {
+        assert_server_accepts(&format!("kubectl kustomize {dir}"), &kustomize(dir));
+    }
 }
 
 /// `kubectl auth can-i` as the operator's ServiceAccount.
