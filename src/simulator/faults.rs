@@ -278,10 +278,10 @@ impl Faults {
                 rule.skip -= 1;
                 continue;
             }
-            if let Some(p) = rule.probability {
-                if self.rng.f64() >= p {
-                    continue;
-                }
+            if let Some(p) = rule.probability
+                && self.rng.f64() >= p
+            {
+                continue;
             }
             if let Some(times) = rule.times.as_mut() {
                 *times = times.saturating_sub(1);

@@ -209,7 +209,7 @@ fn route(shared: &Shared, user: &UserSpec, incoming: &Incoming) -> GwResult {
         ("GET", ["azure", "valid-org-connectors", id]) => {
             members::valid_orgs(tenant, &ctx, parse_path_id(id)?, &incoming.query)
         }
-        (_, ["org", "azure", ..] | ["azure", "attach" | "detach" | "valid-org-connectors", ..]) => Err(GwError {
+        (_, ["org", "azure"] | ["org", "azure", _] | ["azure", "attach" | "detach"]) => Err(GwError {
             status: 405,
             code: "METHOD_NOT_ALLOWED",
             message: format!("{method} is not allowed here"),

@@ -157,7 +157,7 @@ fn apps(body: &Value) -> Result<Option<Vec<AppInfo>>, GwError> {
     Ok(Some(out))
 }
 
-fn find<'t>(tenant: &'t Tenant, id: u64) -> Result<&'t OrgConnector, GwError> {
+fn find(tenant: &Tenant, id: u64) -> Result<&OrgConnector, GwError> {
     match tenant.org_connectors.get(&id) {
         Some(org) if !tenant.out_of_scope.contains(&id) => Ok(org),
         _ => Err(GwError::not_found(format!("Organization connector {id} not found"))),
@@ -287,12 +287,12 @@ pub fn edit(tenant: &mut Tenant, ctx: &Ctx<'_>, id: u64, body: &Value) -> GwResu
         ("secretValue", &org.secret_value),
     ];
     for (key, current) in fixed {
-        if let Some(given) = string(body, key)? {
-            if given != current {
-                return Err(GwError::bad_request(format!(
-                    "{key} cannot be edited after the connector is created"
-                )));
-            }
+        if let Some(given) = string(body, key)?
+            && given != current
+        {
+            return Err(GwError::bad_request(format!(
+                "{key} cannot be edited after the connector is created"
+            )));
         }
     }
     if let Some(new_apps) = apps(body)? {

@@ -50,10 +50,10 @@ fn check_criteria(kind: CloudKind, criteria: &[Criterion]) -> Result<(), QpsErro
         let mut probe_crit = c.clone();
         // Probe with a value valid for any type, so only field/operator errors surface.
         probe_crit.value = "0".into();
-        if let Err(e) = filter::matches(&probe, &tenant, &probe_crit, 0, 0) {
-            if e.message.contains("not a searchable field") || e.message.contains("not supported") {
-                return Err(e);
-            }
+        if let Err(e) = filter::matches(&probe, &tenant, &probe_crit, 0, 0)
+            && (e.message.contains("not a searchable field") || e.message.contains("not supported"))
+        {
+            return Err(e);
         }
     }
     Ok(())

@@ -342,10 +342,10 @@ pub fn apply(c: &mut Connector, node: &Node) -> Result<(), QpsError> {
     if let Some(v) = opt_bool(node, "isCPSEnabled")? {
         c.is_cps_enabled = Some(v);
     }
-    if let Some(setting) = node.get("connectorScanSetting") {
-        if let Some(v) = opt_bool(setting, "isCustomScanConfigEnabled")? {
-            c.custom_scan_config_enabled = Some(v);
-        }
+    if let Some(setting) = node.get("connectorScanSetting")
+        && let Some(v) = opt_bool(setting, "isCustomScanConfigEnabled")?
+    {
+        c.custom_scan_config_enabled = Some(v);
     }
     if let Some(container) = node.get("connectorScanConfig") {
         for (op, ops_node) in list_ops(container) {
@@ -387,10 +387,10 @@ pub fn apply(c: &mut Connector, node: &Node) -> Result<(), QpsError> {
     } else if let Some(v) = opt_bool(node, "allRegions")? {
         c.all_regions = Some(v);
     }
-    if c.kind == CloudKind::Oci {
-        if let Some(v) = scalar(node, "homeRegion")? {
-            c.home_region = Some(v.to_string());
-        }
+    if c.kind == CloudKind::Oci
+        && let Some(v) = scalar(node, "homeRegion")?
+    {
+        c.home_region = Some(v.to_string());
     }
     if let Some(auth) = node.get("authRecord") {
         for key in auth_keys(c.kind) {

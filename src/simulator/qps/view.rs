@@ -234,10 +234,10 @@ pub fn connector(c: &Connector, ctx: &ViewCtx<'_>, mode: Mode) -> V {
     if let Some(err) = &c.sync.last_error {
         e.push(("lastError", V::s(err)));
     }
-    if !c.disabled {
-        if let Some(t) = c.sync.next_sync(ctx.step_ms, c.period_ms()) {
-            e.push(("nextSync", V::s(clock::qps_time(t))));
-        }
+    if !c.disabled
+        && let Some(t) = c.sync.next_sync(ctx.step_ms, c.period_ms())
+    {
+        e.push(("nextSync", V::s(clock::qps_time(t))));
     }
     e.push(("connectorState", V::s(state)));
     e.push(("type", V::s(c.kind.type_name())));
