@@ -170,11 +170,30 @@ pub fn serve_cli(args: SimulatorArgs) -> ExitCode {
         if fault_count > 0 {
             println!("  faults:     {fault_count} rule(s) active");
         }
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            eprintln!("error: cannot wait for Ctrl-C: {e}");
-        }
+        wait_for_stop_signal().await;
         println!("shutting down");
         handle.shutdown().await;
         ExitCode::SUCCESS
     })
+}
+
+/// Ctrl-C, or SIGTERM (how containers and process supervisors stop a server).
+async fn wait_for_stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+                return;
+            }
+            Err(e) => eprintln!("warning: cannot watch SIGTERM: {e}"),
+        }
+    }
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("error: cannot wait for Ctrl-C: {e}");
+    }
 }
