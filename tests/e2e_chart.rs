@@ -1159,3 +1159,78 @@ fn e2e_helm_install_upgrade_uninstall() {
     );
     assert!(!gone.status.success(), "the Deployment is removed by helm uninstall");
 }
+
+// ---------------------------------------------------------------------------
+// GitOps health checks (tier 1)
+
+#[test]
+fn argo_cd_health_check_is_the_tested_script_everywhere() {
+    let lua = std::fs::read_to_string(root().join("deploy/argocd/health.lua")).expect("health.lua");
+    let cm = yaml_file(&root().join("deploy/argocd/argocd-cm.yaml"));
+    let customizations: Value = serde_norway::from_str(
+        cm["data"]["resource.customizations"]
+            .as_str()
+            .expect("resource.customizations"),
+    )
+    .expect("resource.customizations is YAML");
+    assert_eq!(
+        customizations["qualys-operator.io/*"]["health.lua"].as_str(),
+        Some(lua.as_str()),
+        "deploy/argocd/argocd-cm.yaml must embed deploy/argocd/health.lua"
+    );
+    let indented: String = lua
+        .lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_owned()
+            } else {
+                format!("        {l}\n")
+            }
+        })
+        .collect();
+    let doc = std::fs::read_to_string(root().join("docs/gitops.md")).expect("docs/gitops.md");
+    assert!(
+        doc.contains(&indented),
+        "docs/gitops.md must show deploy/argocd/health.lua as it is"
+    );
+}
+
+/// Runs health.lua in gopher-lua (Argo CD's interpreter) over every state the
+/// operator reports; needs Go, fetches gopher-lua from the module proxy once.
+#[test]
+fn argo_cd_health_check_maps_every_reason() {
+    let out = output(
+        Command::new(std::env::var_os("GO").unwrap_or_else(|| "go".into()))
+            .current_dir(root().join("deploy/argocd/healthcheck"))
+            .env("GOWORK", "off")
+            .env("GOFLAGS", "-mod=readonly")
+            .args(["run", ".", "../health.lua"]),
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "deploy/argocd/healthcheck failed:\n{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn flux_health_expressions_cover_every_kind() {
+    let doc = std::fs::read_to_string(root().join("docs/gitops.md")).expect("docs/gitops.md");
+    let crd_kinds: BTreeSet<String> = std::fs::read_dir(root().join("crds"))
+        .expect("crds/")
+        .map(|e| {
+            yaml_file(&e.expect("entry").path())["spec"]["names"]["kind"]
+                .as_str()
+                .expect("kind")
+                .to_owned()
+        })
+        .collect();
+    for kind in &crd_kinds {
+        assert!(
+            doc.contains(&format!("      kind: {kind}\n      inProgress:")),
+            "docs/gitops.md: no Flux healthCheckExprs entry for {kind}"
+        );
+    }
+}
