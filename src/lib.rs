@@ -8,6 +8,8 @@
 pub mod cli;
 pub mod crd;
 pub mod manifest;
+pub mod metrics;
 pub mod qualys;
 pub mod reconcile;
 pub mod simulator;
+pub mod telemetry;

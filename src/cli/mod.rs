@@ -1,8 +1,16 @@
 //! Command-line front ends. `main.rs` only parses and calls [`run`].
 
+mod demo;
+mod manifests;
+pub mod state;
+pub mod workspace;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+pub use demo::{EXAMPLES, example_workspace};
+pub use manifests::{ManifestArgs, Output};
 
 /// Qualys cloud connectors as Kubernetes objects.
 #[derive(Debug, Parser)]
@@ -25,6 +33,12 @@ pub enum Command {
     },
     /// Serve the Qualys simulator (QPS, gateway and CloudView on one listener).
     Simulator(crate::simulator::SimulatorArgs),
+    /// Show what applying the manifests would change in Qualys (exit 0: nothing, 2: changes, 1: error).
+    Plan(ManifestArgs),
+    /// Make Qualys match the manifests, then show the resulting states.
+    Apply(ManifestArgs),
+    /// Run the examples against an embedded Qualys simulator.
+    Demo,
 }
 
 /// Run a parsed command line.
@@ -32,6 +46,9 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Crds { out_dir, reference } => crds(out_dir.as_deref(), reference),
         Command::Simulator(args) => return crate::simulator::serve_cli(args),
+        Command::Plan(args) => block_on(manifests::plan(args)),
+        Command::Apply(args) => block_on(manifests::apply(args)),
+        Command::Demo => block_on(demo::run()),
     };
     match result {
         Ok(code) => code,
@@ -70,4 +87,15 @@ fn write_stdout(text: &str) -> Result<ExitCode, String> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         Err(e) => Err(format!("writing to stdout: {e}")),
     }
+}
+
+fn block_on<F>(future: F) -> Result<ExitCode, String>
+where
+    F: std::future::Future<Output = Result<ExitCode, workspace::CliError>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("starting the async runtime: {e}"))?;
+    runtime.block_on(future).map_err(|e| e.to_string())
 }

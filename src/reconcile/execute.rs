@@ -15,8 +15,9 @@ use super::org::PENDING_MEMBER;
 use super::plan::{Action, FieldChange, ObjectPlan};
 use crate::qualys::{QualysClient, QualysError, ScanConfig};
 
-/// What executing a plan did.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What executing a plan did, including what succeeded before a failure (a
+/// create that succeeded must be recorded even when a later step fails).
+#[derive(Debug, Default)]
 pub struct Applied {
     /// The Qualys id the object maps to afterwards (`None` once deleted).
     pub external_id: Option<String>,
@@ -28,6 +29,8 @@ pub struct Applied {
     pub deleted: bool,
     /// One line per action done, for people.
     pub log: Vec<String>,
+    /// The action that failed, if one did; later actions were not attempted.
+    pub failure: Option<ExecError>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,17 +139,31 @@ mod erased {
     }
 }
 
-/// Execute `plan` for `obj`.
+/// Execute `plan` for `obj`. Stops at the first failed action and reports it
+/// in [`Applied::failure`], with everything done before it.
 pub async fn execute(
     client: &QualysClient,
     obj: &DesiredObject,
     plan: &ObjectPlan,
     guard: &dyn CreateGuard,
-) -> Result<Applied, ExecError> {
+) -> Applied {
     let mut applied = Applied {
         external_id: plan.external_id.clone(),
         ..Applied::default()
     };
+    if let Err(e) = run_actions(client, obj, plan, guard, &mut applied).await {
+        applied.failure = Some(e);
+    }
+    applied
+}
+
+async fn run_actions(
+    client: &QualysClient,
+    obj: &DesiredObject,
+    plan: &ObjectPlan,
+    guard: &dyn CreateGuard,
+    applied: &mut Applied,
+) -> Result<(), ExecError> {
     for action in &plan.actions {
         match action {
             Action::Create { .. } => {
@@ -154,21 +171,23 @@ pub async fn execute(
                     object: obj.reference(),
                     message,
                 })?;
-                let id = create(client, obj, &mut applied).await?;
+                let id = create_object(client, obj).await?;
+                applied.log.push(format!("created {id}"));
+                applied.external_id = Some(id.clone());
+                applied.created = true;
+                applied.sent_secret_hash = obj.secret_hash();
                 guard.after_create(obj, &id).await.map_err(|message| ExecError::Guard {
                     object: obj.reference(),
                     message,
                 })?;
-                applied.external_id = Some(id);
-                applied.created = true;
-                applied.sent_secret_hash = obj.secret_hash();
+                after_create(client, obj, &id, applied).await?;
             }
             Action::Adopt { id, reason } => {
                 applied.external_id = Some(id.clone());
                 applied.log.push(format!("adopted {id} ({reason})"));
             }
             Action::Update { id, changes } => {
-                update(client, obj, id, changes, &mut applied).await?;
+                update(client, obj, id, changes, applied).await?;
                 if changes.iter().any(|c| c.secret) {
                     applied.sent_secret_hash = obj.secret_hash();
                 }
@@ -225,10 +244,12 @@ pub async fn execute(
             Action::ReportDrift { .. } | Action::Conflict { .. } | Action::NotFound { .. } => {}
         }
     }
-    Ok(applied)
+    Ok(())
 }
 
-async fn create(client: &QualysClient, obj: &DesiredObject, applied: &mut Applied) -> Result<String, ExecError> {
+/// The create call itself; follow-up steps are in [`after_create`] so the id
+/// is recorded before they can fail.
+async fn create_object(client: &QualysClient, obj: &DesiredObject) -> Result<String, ExecError> {
     let id = match &obj.model {
         Model::Connector(c) => {
             let write = c.write(None).map_err(input("create"))?;
@@ -247,30 +268,14 @@ async fn create(client: &QualysClient, obj: &DesiredObject, applied: &mut Applie
             wait_for_job(client, &job).await?;
             let write = o.write().map_err(input("create"))?;
             let created = client.create_org_connector(&write).await.map_err(q("create"))?;
-            let id = created.id.ok_or_else(|| ExecError::Input {
+            created.id.ok_or_else(|| ExecError::Input {
                 action: "create".into(),
                 message: "the gateway answered the create without an id".into(),
-            })?;
-            for member in o.member_ids.iter().filter(|m| !m.starts_with(PENDING_MEMBER)) {
-                client
-                    .attach_member_connector(member, &id)
-                    .await
-                    .map_err(q("attach member"))?;
-                applied.log.push(format!("attached member {member}"));
-            }
-            if o.spec.disabled {
-                client
-                    .set_org_connectors_enabled(std::slice::from_ref(&id), false)
-                    .await
-                    .map_err(q("disable"))?;
-            }
-            id
+            })?
         }
         Model::Group(g) => {
             let created = client.create_group(&g.name).await.map_err(q("create"))?;
-            let uuid = created.uuid.unwrap_or_default();
-            apply_membership(client, &uuid, &g.members, &[]).await?;
-            uuid
+            created.uuid.unwrap_or_default()
         }
         Model::GlobalScan(_) => {
             let config = scan_config(obj).unwrap_or_default();
@@ -278,8 +283,41 @@ async fn create(client: &QualysClient, obj: &DesiredObject, applied: &mut Applie
             GLOBAL_SCAN_KEY.to_string()
         }
     };
-    applied.log.push(format!("created {id}"));
     Ok(id)
+}
+
+/// Steps that complete a create: org members and disabling, group members.
+async fn after_create(
+    client: &QualysClient,
+    obj: &DesiredObject,
+    id: &str,
+    applied: &mut Applied,
+) -> Result<(), ExecError> {
+    match &obj.model {
+        Model::Org(o) => {
+            for member in o.member_ids.iter().filter(|m| !m.starts_with(PENDING_MEMBER)) {
+                client
+                    .attach_member_connector(member, id)
+                    .await
+                    .map_err(q("attach member"))?;
+                applied.log.push(format!("attached member {member}"));
+            }
+            if o.spec.disabled {
+                client
+                    .set_org_connectors_enabled(&[id.to_string()], false)
+                    .await
+                    .map_err(q("disable"))?;
+            }
+        }
+        Model::Group(g) => {
+            apply_membership(client, id, &g.members, &[]).await?;
+            if !g.members.is_empty() {
+                applied.log.push(format!("added {} member(s)", g.members.len()));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 async fn wait_for_job(client: &QualysClient, job: &str) -> Result<(), ExecError> {

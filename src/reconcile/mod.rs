@@ -8,6 +8,8 @@
 //! [`planner::plan_object`] (identity, diff, policies) →
 //! [`execute::execute`] (client calls in dependency order).
 
+pub mod account;
+pub mod build;
 pub mod connector;
 pub mod desired;
 pub mod execute;

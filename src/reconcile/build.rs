@@ -1,0 +1,282 @@
+//! From a Kubernetes object (as JSON) plus prefetched inputs to a
+//! [`DesiredObject`]. The controller and the CLI both serialize their objects
+//! to JSON and call [`build`], so both resolve specs, secrets, references and
+//! annotations identically. Earlier results come from `status` (the CLI fills
+//! it from its state file).
+
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::connector::{CloudSecrets, CloudSpec, DesiredConnector, aws_account_of};
+use super::group::{self, MemberCandidate};
+use super::identity::Recorded;
+use super::object::{DesiredObject, Kind, Model};
+use super::org::{DesiredOrg, PENDING_MEMBER};
+use crate::crd::common::{AdoptionPolicy, Management, SecretKeyRef};
+use crate::crd::group::MemberKind;
+use crate::crd::{
+    AwsConnectorSpec, AzureConnectorSpec, AzureOrgConnectorSpec, ConnectorGroupSpec, GcpConnectorSpec,
+    GlobalScanConfigurationSpec, OciConnectorSpec,
+};
+use crate::qualys::Secret;
+
+pub const ANNOTATION_EXTERNAL_ID: &str = "qualys-operator.io/external-id";
+pub const ANNOTATION_RUN_REQUESTED_AT: &str = "qualys-operator.io/run-requested-at";
+pub const ANNOTATION_PAUSED: &str = "qualys-operator.io/paused";
+
+/// Secrets, ids and member candidates fetched before building.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// (namespace, name) → key → value.
+    pub secrets: BTreeMap<(String, String), BTreeMap<String, Secret>>,
+    /// (namespace, AzureConnector name) → its Qualys id.
+    pub azure_ids: BTreeMap<(String, String), String>,
+    /// namespace → connector objects groups may reference.
+    pub members: BTreeMap<String, Vec<MemberCandidate>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    #[error("{kind} is not a Qualys kind")]
+    UnknownKind { kind: String },
+    #[error("spec does not parse: {message}")]
+    InvalidSpec { message: String },
+    #[error("{field}: Secret {namespace}/{name} has no key {key:?} (or does not exist)")]
+    MissingSecret {
+        field: String,
+        namespace: String,
+        name: String,
+        key: String,
+    },
+}
+
+impl Inputs {
+    fn secret(&self, namespace: &str, field: &str, r: &SecretKeyRef) -> Result<Secret, BuildError> {
+        self.secrets
+            .get(&(namespace.to_string(), r.name.clone()))
+            .and_then(|keys| keys.get(&r.key))
+            .cloned()
+            .ok_or_else(|| BuildError::MissingSecret {
+                field: format!("spec.{field}"),
+                namespace: namespace.to_string(),
+                name: r.name.clone(),
+                key: r.key.clone(),
+            })
+    }
+}
+
+fn text<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer).and_then(Value::as_str)
+}
+
+fn annotation(v: &Value, key: &str) -> Option<String> {
+    v.pointer("/metadata/annotations")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn spec<T: DeserializeOwned>(object: &Value) -> Result<T, BuildError> {
+    serde_json::from_value(object.get("spec").cloned().unwrap_or(Value::Null))
+        .map_err(|e| BuildError::InvalidSpec { message: e.to_string() })
+}
+
+/// The Secret references of an object (to prefetch), by field name.
+pub fn secret_refs(object: &Value) -> Vec<(String, SecretKeyRef)> {
+    let mut refs = Vec::new();
+    if let Some(spec) = object.get("spec").and_then(Value::as_object) {
+        for (field, value) in spec {
+            if field.ends_with("SecretRef")
+                && let Ok(r) = serde_json::from_value::<SecretKeyRef>(value.clone())
+            {
+                refs.push((field.clone(), r));
+            }
+        }
+    }
+    refs
+}
+
+/// A connector object as a group member candidate, if it is one.
+pub fn member_candidate(object: &Value) -> Option<(String, MemberCandidate)> {
+    let kind = text(object, "/kind")?;
+    let namespace = text(object, "/metadata/namespace").unwrap_or("default").to_string();
+    let name = text(object, "/metadata/name")?.to_string();
+    let labels = object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (kind, account) = match kind {
+        "AwsConnector" => (MemberKind::AwsConnector, aws_account_of(text(object, "/spec/arn")?)?),
+        "AzureConnector" => (
+            MemberKind::AzureConnector,
+            text(object, "/spec/subscriptionId")?.to_lowercase(),
+        ),
+        "GcpConnector" => (MemberKind::GcpConnector, text(object, "/spec/projectId")?.to_string()),
+        _ => return None,
+    };
+    Some((
+        namespace,
+        MemberCandidate {
+            kind,
+            name,
+            labels,
+            account,
+        },
+    ))
+}
+
+/// Build the core's view of one object.
+pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildError> {
+    let kind_name = text(object, "/kind").unwrap_or_default();
+    let kind = Kind::from_kind_name(kind_name).ok_or_else(|| BuildError::UnknownKind {
+        kind: kind_name.to_string(),
+    })?;
+    let namespace = text(object, "/metadata/namespace").unwrap_or("default").to_string();
+    let name = text(object, "/metadata/name").unwrap_or_default().to_string();
+    let status = |key: &str| {
+        text(object, &format!("/status/{key}"))
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let cloud = |spec: CloudSpec, secrets: CloudSecrets| {
+        Model::Connector(DesiredConnector {
+            spec,
+            object_name: name.clone(),
+            secrets,
+        })
+    };
+    let (model, management, adoption): (Model, Management, AdoptionPolicy) = match kind {
+        Kind::Aws => {
+            let s: AwsConnectorSpec = spec(object)?;
+            let (m, a) = (s.management.clone(), s.adoption_policy);
+            (cloud(CloudSpec::Aws(s), CloudSecrets::default()), m, a)
+        }
+        Kind::Azure => {
+            let s: AzureConnectorSpec = spec(object)?;
+            let key = inputs.secret(
+                &namespace,
+                "authenticationKeySecretRef",
+                &s.authentication_key_secret_ref,
+            )?;
+            let (m, a) = (s.management.clone(), s.adoption_policy);
+            (
+                cloud(
+                    CloudSpec::Azure(s),
+                    CloudSecrets {
+                        primary: Some(key),
+                        passphrase: None,
+                    },
+                ),
+                m,
+                a,
+            )
+        }
+        Kind::Gcp => {
+            let s: GcpConnectorSpec = spec(object)?;
+            let key = inputs.secret(
+                &namespace,
+                "serviceAccountKeySecretRef",
+                &s.service_account_key_secret_ref,
+            )?;
+            let (m, a) = (s.management.clone(), s.adoption_policy);
+            (
+                cloud(
+                    CloudSpec::Gcp(s),
+                    CloudSecrets {
+                        primary: Some(key),
+                        passphrase: None,
+                    },
+                ),
+                m,
+                a,
+            )
+        }
+        Kind::Oci => {
+            let s: OciConnectorSpec = spec(object)?;
+            let key = inputs.secret(&namespace, "privateKeySecretRef", &s.private_key_secret_ref)?;
+            let passphrase = match &s.passphrase_secret_ref {
+                Some(r) => Some(inputs.secret(&namespace, "passphraseSecretRef", r)?),
+                None => None,
+            };
+            let (m, a) = (s.management.clone(), s.adoption_policy);
+            (
+                cloud(
+                    CloudSpec::Oci(s),
+                    CloudSecrets {
+                        primary: Some(key),
+                        passphrase,
+                    },
+                ),
+                m,
+                a,
+            )
+        }
+        Kind::AzureOrg => {
+            let s: AzureOrgConnectorSpec = spec(object)?;
+            let secret = inputs.secret(&namespace, "secretValueSecretRef", &s.secret_value_secret_ref)?;
+            let member_ids = s
+                .members
+                .iter()
+                .map(|m| {
+                    inputs
+                        .azure_ids
+                        .get(&(namespace.clone(), m.name.clone()))
+                        .cloned()
+                        .unwrap_or_else(|| format!("{PENDING_MEMBER}{}", m.name))
+                })
+                .collect();
+            let (m, a) = (s.management.clone(), s.adoption_policy);
+            (
+                Model::Org(DesiredOrg {
+                    spec: s,
+                    object_name: name.clone(),
+                    secret: Some(secret),
+                    member_ids,
+                }),
+                m,
+                a,
+            )
+        }
+        Kind::Group => {
+            let s: ConnectorGroupSpec = spec(object)?;
+            let candidates = inputs.members.get(&namespace).cloned().unwrap_or_default();
+            let g = group::resolve(&s, &name, &candidates);
+            (Model::Group(g), s.management, AdoptionPolicy::AdoptOrCreate)
+        }
+        Kind::GlobalScan => {
+            let s: GlobalScanConfigurationSpec = spec(object)?;
+            (
+                Model::GlobalScan(s.schedule),
+                s.management,
+                AdoptionPolicy::AdoptOrCreate,
+            )
+        }
+    };
+    let paused = annotation(object, ANNOTATION_PAUSED).is_some_and(|v| v != "false");
+    Ok(DesiredObject {
+        kind,
+        namespace,
+        name,
+        model,
+        management,
+        adoption,
+        recorded: Recorded {
+            annotation_id: annotation(object, ANNOTATION_EXTERNAL_ID).filter(|s| !s.is_empty()),
+            external_id: status("externalId"),
+        },
+        sent_secret_hash: status("secretHash"),
+        run_requested_at: annotation(object, ANNOTATION_RUN_REQUESTED_AT).filter(|s| !s.is_empty()),
+        last_run_requested_at: status("lastRunRequestedAt"),
+        deleting: object
+            .pointer("/metadata/deletionTimestamp")
+            .is_some_and(|v| !v.is_null()),
+        paused,
+    })
+}
