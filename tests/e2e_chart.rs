@@ -1234,3 +1234,64 @@ fn flux_health_expressions_cover_every_kind() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Docs (tier 1)
+
+/// The install docs of this test's scope.
+const DOCS: [&str; 6] = [
+    "docs/install.md",
+    "docs/configuration.md",
+    "docs/gitops.md",
+    "docs/upgrading.md",
+    "docs/troubleshooting.md",
+    "docs/rbac.md",
+];
+
+#[test]
+fn troubleshooting_explains_every_condition_reason() {
+    let doc = std::fs::read_to_string(root().join("docs/troubleshooting.md")).expect("troubleshooting.md");
+    for reason in [
+        "Available",
+        "Creating",
+        "QualysError",
+        "CredentialsInvalid",
+        "Throttled",
+        "ReferenceNotReady",
+        "CreateIncomplete",
+        "Paused",
+        "Retained",
+        "Conflict",
+        "InvalidSpec",
+        "DriftDetected",
+        "NotFound",
+    ] {
+        assert!(
+            doc.lines().any(|l| l.starts_with("### ") && l.contains(reason)),
+            "docs/troubleshooting.md has no section for the reason {reason}"
+        );
+    }
+}
+
+#[test]
+fn relative_links_in_the_docs_resolve() {
+    let mut docs: Vec<PathBuf> = DOCS.iter().map(|d| root().join(d)).collect();
+    docs.push(chart_dir().join("README.md"));
+    docs.push(root().join("deploy/README.md"));
+    for doc in docs {
+        let text = std::fs::read_to_string(&doc).unwrap_or_else(|e| panic!("{}: {e}", doc.display()));
+        for (i, _) in text.match_indices("](") {
+            let target = text[i + 2..].split(')').next().unwrap_or_default();
+            if target.contains("://") || target.starts_with('#') || target.starts_with("mailto:") {
+                continue;
+            }
+            let path = target.split('#').next().unwrap_or_default();
+            let resolved = doc.parent().expect("parent").join(path);
+            assert!(
+                resolved.exists(),
+                "{}: link to {target} does not resolve",
+                doc.display()
+            );
+        }
+    }
+}

@@ -1,13 +1,15 @@
 -- Health of qualys-operator.io objects, from their Ready condition.
 -- Healthy: Ready=True for the current generation. Degraded: Ready=False for a
--- reason that needs a person. Suspended: paused. Progressing: anything else.
+-- reason no retry fixes (the operator's terminal reasons, and ObserveOnly
+-- objects that differ from Qualys). Suspended: paused. Progressing: anything
+-- else, the operator is working on it or retrying.
 local hs = {}
 local needsAPerson = {
   CredentialsInvalid = true,
   InvalidSpec = true,
   Conflict = true,
-  CreateIncomplete = true,
-  QualysError = true,
+  DriftDetected = true,
+  NotFound = true,
 }
 if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
   hs.status = "Progressing"
@@ -41,10 +43,10 @@ if generation ~= nil and observed ~= nil and observed < generation then
   return hs
 end
 hs.message = (ready.reason or "") .. ": " .. (ready.message or "")
-if ready.status == "True" then
-  hs.status = "Healthy"
-elseif ready.reason == "Paused" then
+if ready.reason == "Paused" then
   hs.status = "Suspended"
+elseif ready.status == "True" then
+  hs.status = "Healthy"
 elseif ready.status == "False" and needsAPerson[ready.reason] then
   hs.status = "Degraded"
 else
