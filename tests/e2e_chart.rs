@@ -426,7 +426,7 @@ fn cases() -> Vec<Case> {
             values: "watchNamespaces: [team-a, team-b]\n",
             namespaces: &[NAMESPACE, "team-a", "team-b"],
             check: |docs| {
-                let clusterwide: Vec<_> = all(docs, "ClusterRole").into_iter().map(|r| name(r)).collect();
+                let clusterwide: Vec<_> = all(docs, "ClusterRole").into_iter().map(name).collect();
                 assert_eq!(
                     clusterwide,
                     ["qualys-operator-view", "qualys-operator-edit"],
