@@ -1,20 +1,24 @@
-//! Install artifacts: the Helm chart, the kustomize base, their CRD copies and
-//! the configuration reference.
+//! Install artifacts: the Helm chart, the kustomize manifests, their CRD
+//! copies, the GitOps health checks and the install docs.
 //!
 //! Two tiers:
-//! * always (no cluster): `helm lint`; `helm template` over a matrix of values,
-//!   each case checked for what it promises; values the schema or the chart
-//!   must refuse are refused with a message naming the value; the CRD copies
-//!   are identical to `crds/`; the kustomize base is the chart's defaults;
-//!   every value is documented in docs/configuration.md.
+//! * always (no cluster; needs helm, kubectl and go): `helm lint`; `helm
+//!   template` over a matrix of values, each case checked for what it
+//!   promises; values the schema or the chart must refuse are refused with a
+//!   message naming the value; the CRD copies are identical to `crds/`;
+//!   `deploy/base` and `deploy/overlays/ha` are the chart with the same values;
+//!   every value is documented in docs/configuration.md; the Argo CD health
+//!   check runs in gopher-lua over every condition reason, and the docs show
+//!   the tested script; every reason has a troubleshooting section.
 //! * e2e (`QUALYS_E2E=1`, on a real kube-apiserver):
 //!   `scripts/testenv.sh run -- env QUALYS_E2E=1 cargo test --test e2e_chart`.
-//!   Every rendering and `kubectl kustomize deploy/base` is accepted by
-//!   `kubectl apply --dry-run=server` (the pod in a `restricted` namespace
-//!   with no PodSecurity warning), the RBAC grants what the operator needs and
-//!   nothing more (`kubectl auth can-i` as its ServiceAccount), and a real
-//!   `helm install` / `upgrade` / `uninstall` works. With `QUALYS_E2E=1` a
-//!   missing KUBECONFIG, kubectl or helm fails the test; it never skips.
+//!   Every rendering and both kustomizations are accepted by `kubectl apply
+//!   --dry-run=server` (the pod in a `restricted` namespace with no
+//!   PodSecurity warning; the ServiceMonitor against a stub CRD), the RBAC
+//!   grants what the operator needs and nothing more (`kubectl auth can-i` as
+//!   its ServiceAccount), and a real `helm install` / `upgrade` / `uninstall`
+//!   works. With `QUALYS_E2E=1` a missing KUBECONFIG, kubectl or helm fails
+//!   the test; it never skips.
 //!
 //! helm is `$HELM`, or `scripts/tools.sh helm` (installed once into a cache
 //! outside the repository).
