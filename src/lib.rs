@@ -6,6 +6,7 @@
 //! * [`cli`]: the command-line front ends.
 
 pub mod cli;
+pub mod controller;
 pub mod crd;
 pub mod manifest;
 pub mod metrics;

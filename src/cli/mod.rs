@@ -39,6 +39,8 @@ pub enum Command {
     Apply(ManifestArgs),
     /// Run the examples against an embedded Qualys simulator.
     Demo,
+    /// Run the operator (in a cluster or against a kubeconfig).
+    Run(crate::controller::RunArgs),
 }
 
 /// Run a parsed command line.
@@ -49,6 +51,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Plan(args) => block_on(manifests::plan(args)),
         Command::Apply(args) => block_on(manifests::apply(args)),
         Command::Demo => block_on(demo::run()),
+        Command::Run(args) => return crate::controller::run(args),
     };
     match result {
         Ok(code) => code,

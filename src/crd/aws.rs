@@ -38,7 +38,7 @@ pub enum AwsPartition {
 )]
 pub struct AwsConnectorSpec {
     /// IAM role Qualys assumes, e.g. `arn:aws:iam::123456789012:role/QualysConnector`.
-    #[schemars(regex(pattern = ARN_PATTERN))]
+    #[schemars(regex(pattern = ARN_PATTERN), length(max = 2048))]
     pub arn: String,
     /// External id Qualys generated for this user (shown in the Qualys UI when creating a connector).
     #[schemars(length(min = 1, max = 256))]
@@ -49,7 +49,7 @@ pub struct AwsConnectorSpec {
     pub partition: AwsPartition,
     /// Regions to discover (e.g. `us-east-1`); empty means all regions.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "set"), inner(regex(pattern = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 64), inner(regex(pattern = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")))]
     pub regions: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perimeter_scan: Option<PerimeterScan>,

@@ -14,6 +14,7 @@ pub struct OrgConnectorApp {
     pub name: AppName,
     /// Defaults to the tenant id; cannot change after creation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("apps[].identifier is immutable"))]
     pub identifier: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,10 +91,10 @@ pub struct AzureOrgConnectorSpec {
     pub member_run_frequency_minutes: i32,
     /// Management groups to include (all when empty).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 64), inner(length(min = 1, max = 128)))]
     pub included_management_groups: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 64), inner(length(min = 1, max = 128)))]
     pub excluded_management_groups: Vec<String>,
     /// Create member connectors for new subscriptions when the org connector runs.
     #[serde(default)]
@@ -104,10 +105,10 @@ pub struct AzureOrgConnectorSpec {
     #[serde(default)]
     pub auto_activate: AutoActivate,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "set"), inner(range(min = 1)))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 100), inner(range(min = 1)))]
     pub default_tag_ids: Vec<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]), length(max = 3))]
     pub apps: Vec<OrgConnectorApp>,
     #[serde(default)]
     pub remediation_enabled: bool,
@@ -116,7 +117,7 @@ pub struct AzureOrgConnectorSpec {
     pub disabled: bool,
     /// `AzureConnector` objects (same namespace) to attach as members.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]), length(max = 1000))]
     pub members: Vec<LocalRef>,
     #[serde(default)]
     pub adoption_policy: AdoptionPolicy,

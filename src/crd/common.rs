@@ -83,7 +83,7 @@ pub struct Management {
     pub management_policy: ManagementPolicy,
     /// How often Qualys is re-read for this object, e.g. `10m` or `1h30m` (minimum 1m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
+    #[schemars(regex(pattern = DURATION_PATTERN), length(max = 32))]
     #[x_kube(validation = Rule::new("self == '' || duration(self) >= duration('1m')").message("resyncInterval must be at least 1m"))]
     pub resync_interval: Option<String>,
 }
@@ -131,6 +131,7 @@ pub struct ConnectorApp {
     /// Cloud account identifier for the app; defaults to the connector's own
     /// identity (role ARN, subscription id, project id, tenancy OCID).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 512))]
     pub identifier: Option<String>,
     /// Tag applied to assets discovered by this app.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,15 +161,15 @@ pub struct ConnectorSettings {
     pub remediation_enabled: bool,
     /// Modules to activate discovered assets for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 4))]
     pub activation: Vec<ActivationModule>,
     /// Tag ids applied to every discovered asset.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "set"), inner(range(min = 1)))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 100), inner(range(min = 1)))]
     pub default_tag_ids: Vec<i64>,
     /// Connector applications (AI, CI, CSA), at most one entry per name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]), length(max = 3))]
     pub apps: Vec<ConnectorApp>,
 }
 
@@ -209,7 +210,7 @@ pub struct ScanSchedule {
     pub option_profile_id: i64,
     pub recurrence: Recurrence,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 7))]
     pub days_of_week: Vec<Day>,
     /// Scan names are `<prefix>-<connectorId>-<timestamp>`.
     #[schemars(length(min = 1, max = 64))]

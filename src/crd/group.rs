@@ -27,7 +27,7 @@ pub enum MemberKind {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, schemars::JsonSchema)]
 pub struct ConnectorRef {
     pub kind: MemberKind,
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 253))]
     pub name: String,
 }
 
@@ -41,7 +41,8 @@ pub struct ConnectorRef {
 )]
 pub struct AccountMember {
     pub cloud_type: CloudType,
-    #[schemars(length(min = 1, max = 256))]
+    /// AWS account id, Azure subscription id or GCP project id.
+    #[schemars(length(min = 1, max = 64))]
     pub account_identifier: String,
 }
 
@@ -51,12 +52,14 @@ pub struct AccountMember {
 pub struct GroupMembers {
     /// Connector objects by kind and name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000))]
     pub connectors: Vec<ConnectorRef>,
     /// AWS, Azure and GCP connector objects whose labels match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
     /// Cloud accounts not managed by this operator.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000))]
     pub accounts: Vec<AccountMember>,
 }
 

@@ -25,6 +25,10 @@ use crate::qualys::Secret;
 pub const ANNOTATION_EXTERNAL_ID: &str = "qualys-operator.io/external-id";
 pub const ANNOTATION_RUN_REQUESTED_AT: &str = "qualys-operator.io/run-requested-at";
 pub const ANNOTATION_PAUSED: &str = "qualys-operator.io/paused";
+/// Written (with optimistic concurrency) just before a create call.
+pub const ANNOTATION_CREATE_PENDING: &str = "qualys-operator.io/create-pending";
+/// Written with the new id right after a create call succeeded.
+pub const ANNOTATION_CREATE_SUCCEEDED: &str = "qualys-operator.io/create-succeeded";
 
 /// Secrets, ids and member candidates fetched before building.
 #[derive(Debug, Clone, Default)]
@@ -53,6 +57,22 @@ pub enum BuildError {
 }
 
 impl Inputs {
+    /// A missing Secret is an error, except while deleting: cleanup must
+    /// succeed even when the Secret is already gone.
+    fn secret_for(
+        &self,
+        namespace: &str,
+        field: &str,
+        r: &SecretKeyRef,
+        deleting: bool,
+    ) -> Result<Option<Secret>, BuildError> {
+        match self.secret(namespace, field, r) {
+            Ok(s) => Ok(Some(s)),
+            Err(_) if deleting => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn secret(&self, namespace: &str, field: &str, r: &SecretKeyRef) -> Result<Secret, BuildError> {
         self.secrets
             .get(&(namespace.to_string(), r.name.clone()))
@@ -140,6 +160,9 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
     })?;
     let namespace = text(object, "/metadata/namespace").unwrap_or("default").to_string();
     let name = text(object, "/metadata/name").unwrap_or_default().to_string();
+    let deleting = object
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|v| !v.is_null());
     let status = |key: &str| {
         text(object, &format!("/status/{key}"))
             .filter(|s| !s.is_empty())
@@ -160,17 +183,18 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
         }
         Kind::Azure => {
             let s: AzureConnectorSpec = spec(object)?;
-            let key = inputs.secret(
+            let key = inputs.secret_for(
                 &namespace,
                 "authenticationKeySecretRef",
                 &s.authentication_key_secret_ref,
+                deleting,
             )?;
             let (m, a) = (s.management.clone(), s.adoption_policy);
             (
                 cloud(
                     CloudSpec::Azure(s),
                     CloudSecrets {
-                        primary: Some(key),
+                        primary: key,
                         passphrase: None,
                     },
                 ),
@@ -180,17 +204,18 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
         }
         Kind::Gcp => {
             let s: GcpConnectorSpec = spec(object)?;
-            let key = inputs.secret(
+            let key = inputs.secret_for(
                 &namespace,
                 "serviceAccountKeySecretRef",
                 &s.service_account_key_secret_ref,
+                deleting,
             )?;
             let (m, a) = (s.management.clone(), s.adoption_policy);
             (
                 cloud(
                     CloudSpec::Gcp(s),
                     CloudSecrets {
-                        primary: Some(key),
+                        primary: key,
                         passphrase: None,
                     },
                 ),
@@ -200,9 +225,9 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
         }
         Kind::Oci => {
             let s: OciConnectorSpec = spec(object)?;
-            let key = inputs.secret(&namespace, "privateKeySecretRef", &s.private_key_secret_ref)?;
+            let key = inputs.secret_for(&namespace, "privateKeySecretRef", &s.private_key_secret_ref, deleting)?;
             let passphrase = match &s.passphrase_secret_ref {
-                Some(r) => Some(inputs.secret(&namespace, "passphraseSecretRef", r)?),
+                Some(r) => inputs.secret_for(&namespace, "passphraseSecretRef", r, deleting)?,
                 None => None,
             };
             let (m, a) = (s.management.clone(), s.adoption_policy);
@@ -210,7 +235,7 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
                 cloud(
                     CloudSpec::Oci(s),
                     CloudSecrets {
-                        primary: Some(key),
+                        primary: key,
                         passphrase,
                     },
                 ),
@@ -220,7 +245,7 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
         }
         Kind::AzureOrg => {
             let s: AzureOrgConnectorSpec = spec(object)?;
-            let secret = inputs.secret(&namespace, "secretValueSecretRef", &s.secret_value_secret_ref)?;
+            let secret = inputs.secret_for(&namespace, "secretValueSecretRef", &s.secret_value_secret_ref, deleting)?;
             let member_ids = s
                 .members
                 .iter()
@@ -237,7 +262,7 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
                 Model::Org(DesiredOrg {
                     spec: s,
                     object_name: name.clone(),
-                    secret: Some(secret),
+                    secret,
                     member_ids,
                 }),
                 m,
@@ -269,7 +294,8 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
         adoption,
         recorded: Recorded {
             annotation_id: annotation(object, ANNOTATION_EXTERNAL_ID).filter(|s| !s.is_empty()),
-            external_id: status("externalId"),
+            external_id: status("externalId")
+                .or_else(|| annotation(object, ANNOTATION_CREATE_SUCCEEDED).filter(|s| !s.is_empty())),
         },
         sent_secret_hash: status("secretHash"),
         run_requested_at: annotation(object, ANNOTATION_RUN_REQUESTED_AT).filter(|s| !s.is_empty()),

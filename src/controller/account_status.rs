@@ -1,0 +1,75 @@
+//! `QualysAccount` status: can the operator log in, and which portal version
+//! answers. One cheap call per resync; no finalizer (nothing in Qualys to clean up).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::{Api, ResourceExt};
+use serde_json::{Value, json};
+
+use super::conditions::{Reason, Verdict, conditions};
+use super::context::{Shared, jitter};
+use super::reconciler::Error;
+use super::status::{FIELD_MANAGER, reason_for};
+use crate::crd::QualysAccount;
+
+pub struct AccountContext {
+    pub shared: Arc<Shared>,
+}
+
+pub async fn reconcile(account: Arc<QualysAccount>, ctx: Arc<AccountContext>) -> Result<Requeue, Error> {
+    let namespace = account.namespace().unwrap_or_default();
+    let name = account.name_any();
+    let shared = &ctx.shared;
+    let (verdict, version) = match shared.accounts.resolve(&namespace, &name).await {
+        Err(e) => (Verdict::failed(Reason::ReferenceNotReady, e.to_string()), None),
+        Ok(resolved) => match resolved.client.portal_version().await {
+            Ok(v) => (
+                Verdict::available("logged in to Qualys"),
+                v.portal().map(str::to_string),
+            ),
+            Err(e) => (Verdict::failed(reason_for(&e), e.to_string()), None),
+        },
+    };
+    let previous = serde_json::to_value(&account.status)?;
+    let previous_conditions: Vec<Condition> =
+        serde_json::from_value(previous.get("conditions").cloned().unwrap_or(Value::Null)).unwrap_or_default();
+    let mut status = json!({
+        "conditions": conditions(&previous_conditions, &verdict, account.metadata.generation, Timestamp::now()),
+        "observedGeneration": account.metadata.generation,
+    });
+    if let Some(v) = version {
+        status["portalVersion"] = Value::String(v);
+    }
+    if !verdict.synced {
+        status["lastError"] = Value::String(verdict.message.clone());
+    }
+    let comparable = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(o) = v.as_object_mut() {
+            o.retain(|_, x| !x.is_null());
+        }
+        v
+    };
+    if comparable(&previous) != comparable(&status) {
+        let api: Api<QualysAccount> = Api::namespaced(shared.client.clone(), &namespace);
+        let patch = json!({"apiVersion": "qualys-operator.io/v1alpha1", "kind": "QualysAccount", "status": status});
+        api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+            .await?;
+    }
+    let wait = if verdict.ready {
+        shared.settings.resync
+    } else {
+        Duration::from_secs(60)
+    };
+    Ok(Requeue::requeue(jitter(wait)))
+}
+
+pub fn error_policy(_: Arc<QualysAccount>, error: &Error, _: Arc<AccountContext>) -> Requeue {
+    tracing::warn!(error = %error, "QualysAccount reconcile failed");
+    Requeue::requeue(jitter(Duration::from_secs(30)))
+}

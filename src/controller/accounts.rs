@@ -1,0 +1,140 @@
+//! `QualysAccount` references → Qualys clients. One client per account, kept
+//! while neither the account nor its Secret changes, so its rate governor and
+//! gateway token survive across reconciles.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Secret as KubeSecret;
+use kube::{Api, Client};
+use tokio::sync::Mutex;
+
+use crate::crd::QualysAccount;
+use crate::metrics::Metrics;
+use crate::qualys::{QualysClient, Secret};
+use crate::reconcile::account::{UrlOverrides, account_config};
+
+/// Why an account could not be used. Never carries a credential.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    #[error("no accountRef and the operator has no default account (--default-account)")]
+    NoAccount,
+    #[error("QualysAccount {0} not found")]
+    Missing(String),
+    #[error("Secret {secret} of QualysAccount {account} is missing key {key:?} (or the Secret does not exist)")]
+    MissingCredential {
+        account: String,
+        secret: String,
+        key: String,
+    },
+    #[error("QualysAccount {account}: {message}")]
+    Invalid { account: String, message: String },
+    #[error("reading QualysAccount {account}: {message}")]
+    Kube { account: String, message: String },
+}
+
+/// A usable account: its client and the key that names it (`namespace/name`).
+#[derive(Debug, Clone)]
+pub struct ResolvedAccount {
+    pub key: String,
+    pub client: QualysClient,
+}
+
+pub struct AccountRegistry {
+    client: Client,
+    default: Option<(String, String)>,
+    overrides: UrlOverrides,
+    metrics: Arc<Metrics>,
+    cache: Mutex<HashMap<String, (String, QualysClient)>>,
+}
+
+impl AccountRegistry {
+    pub fn new(
+        client: Client,
+        default: Option<(String, String)>,
+        overrides: UrlOverrides,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            client,
+            default,
+            overrides,
+            metrics,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Which account an object in `namespace` uses.
+    pub fn account_for(&self, namespace: &str, account_ref: Option<&str>) -> Result<(String, String), AccountError> {
+        match account_ref {
+            Some(name) => Ok((namespace.to_string(), name.to_string())),
+            None => self.default.clone().ok_or(AccountError::NoAccount),
+        }
+    }
+
+    /// The client for `namespace/name`, rebuilt only when the account or its Secret changed.
+    pub async fn resolve(&self, namespace: &str, name: &str) -> Result<ResolvedAccount, AccountError> {
+        let key = format!("{namespace}/{name}");
+        let kube_err = |e: kube::Error| AccountError::Kube {
+            account: key.clone(),
+            message: e.to_string(),
+        };
+        let account = Api::<QualysAccount>::namespaced(self.client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .map_err(kube_err)?
+            .ok_or_else(|| AccountError::Missing(key.clone()))?;
+        let creds = &account.spec.credentials_secret_ref;
+        let secret = Api::<KubeSecret>::namespaced(self.client.clone(), namespace)
+            .get_opt(&creds.name)
+            .await
+            .map_err(kube_err)?;
+        let value = |k: &str| -> Result<String, AccountError> {
+            secret
+                .as_ref()
+                .and_then(|s| s.data.as_ref())
+                .and_then(|d| d.get(k))
+                .and_then(|b| String::from_utf8(b.0.clone()).ok())
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| AccountError::MissingCredential {
+                    account: key.clone(),
+                    secret: creds.name.clone(),
+                    key: k.to_string(),
+                })
+        };
+        let username = value(&creds.username_key)?;
+        let password = Secret::new(value(&creds.password_key)?);
+        let fingerprint = format!(
+            "{}/{}",
+            account.metadata.resource_version.clone().unwrap_or_default(),
+            secret
+                .as_ref()
+                .and_then(|s| s.metadata.resource_version.clone())
+                .unwrap_or_default()
+        );
+        let mut cache = self.cache.lock().await;
+        if let Some((seen, client)) = cache.get(&key)
+            && *seen == fingerprint
+        {
+            return Ok(ResolvedAccount {
+                key,
+                client: client.clone(),
+            });
+        }
+        let config =
+            account_config(&account.spec, username, password, &self.overrides).map_err(|e| AccountError::Invalid {
+                account: key.clone(),
+                message: e.to_string(),
+            })?;
+        let client = QualysClient::builder(config)
+            .observer(self.metrics.clone())
+            .build()
+            .map_err(|e| AccountError::Invalid {
+                account: key.clone(),
+                message: e.to_string(),
+            })?;
+        cache.insert(key.clone(), (fingerprint, client.clone()));
+        Ok(ResolvedAccount { key, client })
+    }
+}

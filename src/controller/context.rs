@@ -1,0 +1,120 @@
+//! What reconciles share: the kube client, accounts, the observation hub,
+//! metrics and the claims index; plus per-controller parts (kind, recorder).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::Recorder;
+
+use super::accounts::AccountRegistry;
+use super::observer::ObserverHub;
+use crate::metrics::Metrics;
+use crate::reconcile::object::Kind;
+use crate::reconcile::planner::Claims;
+
+/// Operator-wide settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Default and minimum resync interval.
+    pub resync: Duration,
+    pub min_resync: Duration,
+    /// Requeue while Qualys is still synchronising a new connector.
+    pub creating_requeue: Duration,
+    /// First and largest error backoff.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            resync: Duration::from_secs(600),
+            min_resync: Duration::from_secs(60),
+            creating_requeue: Duration::from_secs(15),
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(600),
+        }
+    }
+}
+
+pub struct Shared {
+    pub client: Client,
+    pub accounts: AccountRegistry,
+    pub observers: ObserverHub,
+    pub metrics: Arc<Metrics>,
+    pub settings: Settings,
+    /// (account, kind) → Qualys id → the object that maps to it, so two
+    /// objects never adopt the same Qualys object.
+    claims: Mutex<HashMap<(String, Kind), Claims>>,
+}
+
+impl Shared {
+    pub fn new(client: Client, accounts: AccountRegistry, metrics: Arc<Metrics>, settings: Settings) -> Self {
+        Self {
+            client,
+            accounts,
+            observers: ObserverHub::default(),
+            metrics,
+            settings,
+            claims: Mutex::default(),
+        }
+    }
+
+    /// Ids claimed by objects other than `object`.
+    pub fn claims_except(&self, account: &str, kind: Kind, object: &str) -> Claims {
+        let claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        claims
+            .get(&(account.to_string(), kind))
+            .map(|c| {
+                c.iter()
+                    .filter(|(_, o)| o.as_str() != object)
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn claim(&self, account: &str, kind: Kind, id: Option<&str>, object: &str) {
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        let map = claims.entry((account.to_string(), kind)).or_default();
+        map.retain(|_, o| o != object);
+        if let Some(id) = id {
+            map.insert(id.to_string(), object.to_string());
+        }
+    }
+}
+
+/// One per kind controller.
+pub struct Context {
+    pub shared: Arc<Shared>,
+    pub kind: Kind,
+    /// Shared by every reconcile of this controller, so repeats aggregate.
+    pub recorder: Recorder,
+    /// Consecutive failures per object, for exponential backoff.
+    pub failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// Backoff for the `n`th consecutive failure: exponential, capped, with
+    /// ±20% jitter so failing objects do not retry in lockstep.
+    pub fn backoff(&self, object: &str) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let n = failures.entry(object.to_string()).or_insert(0);
+        *n = n.saturating_add(1);
+        let s = &self.shared.settings;
+        let exp = s.backoff_base.saturating_mul(1u32 << (*n - 1).min(16));
+        jitter(exp.min(s.backoff_max))
+    }
+
+    pub fn succeeded(&self, object: &str) {
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(object);
+    }
+}
+
+/// ±20%.
+pub fn jitter(d: Duration) -> Duration {
+    let factor = 0.8 + fastrand::f64() * 0.4;
+    d.mul_f64(factor)
+}

@@ -1,0 +1,485 @@
+//! `qualys-operator run`: one kube-runtime `Controller` per kind in one
+//! process, sharing one shutdown signal, the account registry, the
+//! observation hub and the metrics; leader election decides which replica acts.
+
+mod account_status;
+mod accounts;
+pub mod conditions;
+mod context;
+mod guard;
+mod leader;
+mod observer;
+mod reconciler;
+mod server;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret as KubeSecret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::runtime::controller::Controller;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::watcher;
+use kube::{Api, Client, CustomResourceExt, ResourceExt};
+use tokio::sync::watch;
+
+pub use accounts::AccountError;
+use context::{Context, Settings, Shared};
+pub use reconciler::FINALIZER;
+use reconciler::{Reconciled, error_policy, reconcile};
+
+use crate::crd::{
+    AwsConnector, AzureConnector, AzureOrgConnector, ConnectorGroup, GcpConnector, GlobalScanConfiguration,
+    OciConnector, QualysAccount,
+};
+use crate::metrics::Metrics;
+use crate::reconcile::account::UrlOverrides;
+use crate::reconcile::build::secret_refs;
+use crate::reconcile::object::Kind;
+use crate::telemetry::LogFormat;
+
+/// Flags of `qualys-operator run`; each has an environment variable.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Namespaces to watch (repeatable or comma-separated); all when omitted.
+    #[arg(long = "namespace", env = "QUALYS_OPERATOR_NAMESPACES", value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Only reconcile objects matching this label selector (to shard across deployments).
+    #[arg(long, env = "QUALYS_OPERATOR_LABEL_SELECTOR")]
+    pub label_selector: Option<String>,
+    #[arg(long, env = "QUALYS_OPERATOR_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    pub metrics_addr: SocketAddr,
+    #[arg(long, env = "QUALYS_OPERATOR_LEADER_ELECTION")]
+    pub leader_election: bool,
+    #[arg(long, env = "QUALYS_OPERATOR_LEASE_NAME", default_value = "qualys-operator")]
+    pub lease_name: String,
+    /// Namespace of the Lease (the pod's namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// Identity in the Lease and Events (the pod name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+    #[arg(long, env = "QUALYS_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
+    pub log_format: LogFormat,
+    /// `NAMESPACE/NAME` of the QualysAccount used by objects without `spec.accountRef`.
+    #[arg(long, env = "QUALYS_OPERATOR_DEFAULT_ACCOUNT")]
+    pub default_account: Option<String>,
+    #[arg(long, env = "QUALYS_OPERATOR_MAX_CONCURRENT_RECONCILES", default_value_t = 4)]
+    pub max_concurrent_reconciles: u16,
+    /// Default resync interval (objects may set their own, at least 1m).
+    #[arg(long, env = "QUALYS_OPERATOR_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+    /// Override every account's Qualys URLs (tests and air-gapped mirrors).
+    #[arg(long, env = "QUALYS_OPERATOR_QUALYS_URL", hide = true)]
+    pub qualys_url_override: Option<String>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d: jiff::SignedDuration = text
+        .parse()
+        .or_else(|_| {
+            let secs: i64 = text
+                .strip_suffix('s')
+                .map(|n| n.parse())
+                .or_else(|| text.strip_suffix('m').map(|n| n.parse::<i64>().map(|m| m * 60)))
+                .or_else(|| text.strip_suffix('h').map(|n| n.parse::<i64>().map(|h| h * 3600)))
+                .ok_or(())?
+                .map_err(|_| ())?;
+            Ok::<_, ()>(jiff::SignedDuration::from_secs(secs))
+        })
+        .map_err(|()| format!("{text:?} is not a duration like 10m, 90s or 1h"))?;
+    Duration::try_from(d).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("connecting to Kubernetes: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// The CRDs this operator needs, checked at start-up with a message that says what to do.
+async fn check_crds(client: &Client) -> Result<(), RunError> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let wanted = [
+        QualysAccount::crd_name(),
+        AwsConnector::crd_name(),
+        AzureConnector::crd_name(),
+        GcpConnector::crd_name(),
+        OciConnector::crd_name(),
+        AzureOrgConnector::crd_name(),
+        ConnectorGroup::crd_name(),
+        GlobalScanConfiguration::crd_name(),
+    ];
+    let mut missing = Vec::new();
+    for name in wanted {
+        if api.get_opt(name).await?.is_none() {
+            missing.push(name);
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(RunError::Setup(format!(
+            "CRDs not installed: {}. Install them with `kubectl apply -f crds/` (or `qualys-operator crds | kubectl apply -f -`)",
+            missing.join(", ")
+        )))
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => futures::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = futures::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// Objects of `K` in the store that reference Secret `name` in its namespace.
+fn referencing_secret<K: Reconciled>(store: &Store<K>, secret: &KubeSecret) -> Vec<ObjectRef<K>> {
+    let ns = secret.namespace().unwrap_or_default();
+    let name = secret.name_any();
+    store
+        .state()
+        .into_iter()
+        .filter(|o| o.namespace().unwrap_or_default() == ns)
+        .filter(|o| {
+            serde_json::to_value(&**o)
+                .map(|v| secret_refs(&v).iter().any(|(_, r)| r.name == name))
+                .unwrap_or(false)
+        })
+        .map(|o| ObjectRef::from_obj(&*o))
+        .collect()
+}
+
+fn all_in_store<K: Reconciled>(store: &Store<K>) -> Vec<ObjectRef<K>> {
+    store.state().iter().map(|o| ObjectRef::from_obj(&**o)).collect()
+}
+
+/// One controller for kind `K` in one namespace (or all).
+fn controller<K: Reconciled>(
+    shared: Arc<Shared>,
+    kind: Kind,
+    namespace: Option<&str>,
+    config: &watcher::Config,
+    reporter: Reporter,
+    concurrency: u16,
+    shutdown: watch::Receiver<bool>,
+) -> futures::future::BoxFuture<'static, ()> {
+    let client = shared.client.clone();
+    let api = |c: Client| -> Api<K> {
+        match namespace {
+            Some(ns) => Api::namespaced(c, ns),
+            None => Api::all(c),
+        }
+    };
+    let secrets: Api<KubeSecret> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let accounts: Api<QualysAccount> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let ctl = Controller::new(api(client.clone()), config.clone())
+        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
+    let store = ctl.store();
+    let by_secret = store.clone();
+    let by_account = store.clone();
+    let mut ctl = ctl
+        .watches(secrets, watcher::Config::default(), move |s| {
+            referencing_secret(&by_secret, &s)
+        })
+        .watches(accounts, watcher::Config::default(), move |_| all_in_store(&by_account));
+    // Groups follow their members' account ids; orgs their members' Qualys ids.
+    if matches!(kind, Kind::Group | Kind::AzureOrg) {
+        let s1 = store.clone();
+        let s2 = store.clone();
+        let s3 = store.clone();
+        let azure: Api<AzureConnector> = match namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        ctl = ctl.watches(azure, watcher::Config::default(), move |_| all_in_store(&s1));
+        if kind == Kind::Group {
+            let aws: Api<AwsConnector> = match namespace {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            };
+            let gcp: Api<GcpConnector> = match namespace {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            };
+            ctl = ctl
+                .watches(aws, watcher::Config::default(), move |_| all_in_store(&s2))
+                .watches(gcp, watcher::Config::default(), move |_| all_in_store(&s3));
+        }
+    }
+    let context = Arc::new(Context {
+        shared,
+        kind,
+        recorder: Recorder::new(client, reporter),
+        failures: Default::default(),
+    });
+    let mut stop = shutdown;
+    let signal = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    Box::pin(
+        ctl.graceful_shutdown_on(signal)
+            .run(reconcile::<K>, error_policy::<K>, context)
+            .for_each(|result| async move {
+                if let Err(e) = result {
+                    tracing::debug!(error = %e, "controller event");
+                }
+            }),
+    )
+}
+
+/// Run the operator until SIGTERM / Ctrl-C.
+pub fn run(args: RunArgs) -> std::process::ExitCode {
+    crate::telemetry::init(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_async(args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "operator stopped");
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_async(args: RunArgs) -> Result<(), RunError> {
+    let client = Client::try_default().await?;
+    check_crds(&client).await?;
+    let metrics = Metrics::new();
+    let default_account = match &args.default_account {
+        Some(text) => Some(
+            text.split_once('/')
+                .map(|(ns, n)| (ns.to_string(), n.to_string()))
+                .ok_or_else(|| RunError::Setup(format!("--default-account {text:?}: expected NAMESPACE/NAME")))?,
+        ),
+        None => None,
+    };
+    let overrides = UrlOverrides {
+        api_url: args.qualys_url_override.clone(),
+        gateway_url: args.qualys_url_override.clone(),
+        cloudview_url: args.qualys_url_override.clone(),
+    };
+    let settings = Settings {
+        resync: args.resync_interval.max(Duration::from_secs(60)),
+        ..Settings::default()
+    };
+    let accounts = accounts::AccountRegistry::new(client.clone(), default_account, overrides, metrics.clone());
+    let shared = Arc::new(Shared::new(client.clone(), accounts, metrics.clone(), settings));
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let ready = Arc::new(AtomicBool::new(false));
+    let health = server::Health {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+    };
+    let mut server_stop = shutdown_rx.clone();
+    let server = tokio::spawn(server::serve(args.metrics_addr, health, async move {
+        let _ = server_stop.wait_for(|s| *s).await;
+    }));
+    let signal_tx = shutdown_tx.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        signal_tx.send_replace(true);
+    });
+
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
+    if args.leader_election {
+        let (leading_tx, mut leading_rx) = watch::channel(false);
+        let lease = leader::LeaseConfig {
+            name: args.lease_name.clone(),
+            namespace: args.lease_namespace.clone(),
+            identity: identity.clone(),
+            duration: Duration::from_secs(15),
+            renew: Duration::from_secs(5),
+        };
+        let lease_client = client.clone();
+        let lost_tx = shutdown_tx.clone();
+        let leader_metrics = metrics.clone();
+        tokio::spawn(async move {
+            let result = leader::run(lease_client, lease, leading_tx).await;
+            leader_metrics.leader.set(0);
+            if let Err(e) = result {
+                tracing::error!(error = %e, "leader election failed");
+            }
+            // Lost or failed: stop everything; the pod restarts as a follower.
+            lost_tx.send_replace(true);
+        });
+        // A standby is healthy and ready: it only waits for the lease.
+        ready.store(true, Ordering::Relaxed);
+        tracing::info!(identity = %identity, "waiting for leadership");
+        let mut stop = shutdown_rx.clone();
+        tokio::select! {
+            _ = leading_rx.wait_for(|l| *l) => {}
+            _ = stop.wait_for(|s| *s) => {
+                let _ = server.await;
+                return Ok(());
+            }
+        }
+        metrics.leader.set(1);
+    } else {
+        metrics.leader.set(1);
+    }
+
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &args.label_selector {
+        config = config.labels(selector);
+    }
+    let reporter = Reporter {
+        controller: "qualys-operator".into(),
+        instance: Some(identity),
+    };
+    let namespaces: Vec<Option<String>> = if args.namespaces.is_empty() {
+        vec![None]
+    } else {
+        args.namespaces.iter().cloned().map(Some).collect()
+    };
+    let mut controllers = Vec::new();
+    for ns in &namespaces {
+        let ns = ns.as_deref();
+        let c = args.max_concurrent_reconciles;
+        let s = || shutdown_rx.clone();
+        controllers.push(controller::<AwsConnector>(
+            shared.clone(),
+            Kind::Aws,
+            ns,
+            &config,
+            reporter.clone(),
+            c,
+            s(),
+        ));
+        controllers.push(controller::<AzureConnector>(
+            shared.clone(),
+            Kind::Azure,
+            ns,
+            &config,
+            reporter.clone(),
+            c,
+            s(),
+        ));
+        controllers.push(controller::<GcpConnector>(
+            shared.clone(),
+            Kind::Gcp,
+            ns,
+            &config,
+            reporter.clone(),
+            c,
+            s(),
+        ));
+        controllers.push(controller::<OciConnector>(
+            shared.clone(),
+            Kind::Oci,
+            ns,
+            &config,
+            reporter.clone(),
+            c,
+            s(),
+        ));
+        controllers.push(controller::<AzureOrgConnector>(
+            shared.clone(),
+            Kind::AzureOrg,
+            ns,
+            &config,
+            reporter.clone(),
+            c,
+            s(),
+        ));
+        controllers.push(controller::<ConnectorGroup>(
+            shared.clone(),
+            Kind::Group,
+            ns,
+            &config,
+            reporter.clone(),
+            c,
+            s(),
+        ));
+        controllers.push(controller::<GlobalScanConfiguration>(
+            shared.clone(),
+            Kind::GlobalScan,
+            ns,
+            &config,
+            reporter.clone(),
+            c,
+            s(),
+        ));
+    }
+    for ns in &namespaces {
+        let api: Api<QualysAccount> = match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let secrets: Api<KubeSecret> = match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        };
+        let ctl = Controller::new(api, watcher::Config::default());
+        let store = ctl.store();
+        let mut stop = shutdown_rx.clone();
+        let ctx = Arc::new(account_status::AccountContext { shared: shared.clone() });
+        controllers.push(Box::pin(
+            ctl.watches(secrets, watcher::Config::default(), move |s: KubeSecret| {
+                let ns = s.namespace().unwrap_or_default();
+                let name = s.name_any();
+                store
+                    .state()
+                    .iter()
+                    .filter(|a| a.namespace().unwrap_or_default() == ns && a.spec.credentials_secret_ref.name == name)
+                    .map(|a| ObjectRef::from_obj(&**a))
+                    .collect::<Vec<_>>()
+            })
+            .graceful_shutdown_on(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .run(account_status::reconcile, account_status::error_policy, ctx)
+            .for_each(|_| async {}),
+        ));
+    }
+    ready.store(true, Ordering::Relaxed);
+    tracing::info!(namespaces = ?args.namespaces, "controllers started");
+    futures::future::join_all(controllers).await;
+    shutdown_tx.send_replace(true);
+    let _ = server.await;
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "qualys-operator".into())
+}

@@ -1,0 +1,524 @@
+//! The reconcile shell: the finalizer helper is the only top-level action;
+//! both its branches run the pipeline dereference → build → observe → plan →
+//! execute → status, on the same core `plan`/`apply` use.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::api::core::v1::Secret as KubeSecret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action as Requeue;
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::{Api, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::conditions::{Reason, Verdict};
+use super::context::{Context, jitter};
+use super::guard::KubeGuard;
+use super::status::{self, FIELD_MANAGER, StatusInput, reason_for};
+use crate::crd::{AwsConnector, AzureConnector, GcpConnector};
+use crate::qualys::Secret;
+use crate::reconcile::build::{self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, member_candidate, secret_refs};
+use crate::reconcile::execute::execute;
+use crate::reconcile::object::{GLOBAL_SCAN_KEY, Kind};
+use crate::reconcile::plan::Action;
+use crate::reconcile::planner::plan_object;
+
+pub const FINALIZER: &str = "qualys-operator.io/cleanup";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("object does not serialize: {0}")]
+    Serialize(#[from] serde_json::Error),
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+    /// Deletion could not complete; the finalizer stays and it is retried.
+    #[error("cleanup incomplete: {0}")]
+    Cleanup(String),
+}
+
+impl Error {
+    pub fn category(&self) -> &'static str {
+        match self {
+            Self::Kube(_) => "kube",
+            Self::Serialize(_) => "serialize",
+            Self::Finalizer(_) => "finalizer",
+            Self::Cleanup(_) => "cleanup",
+        }
+    }
+}
+
+/// Types every reconciled kind satisfies.
+pub trait Reconciled:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Serialize
+    + DeserializeOwned
+    + Debug
+    + Send
+    + Sync
+    + 'static
+{
+}
+impl<K> Reconciled for K where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+pub async fn reconcile<K: Reconciled>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let started = Instant::now();
+    let namespace = obj.namespace().unwrap_or_default();
+    let api: Api<K> = Api::namespaced(ctx.shared.client.clone(), &namespace);
+    let reference = format!("{}/{}/{}", ctx.kind, namespace, obj.name_any());
+    let span = tracing::info_span!("reconcile", object = %reference);
+    let _enter = span.enter();
+    let result = finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            FinalizerEvent::Apply(o) | FinalizerEvent::Cleanup(o) => sync(o, &api, &ctx).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        kube::runtime::finalizer::Error::ApplyFailed(inner) | kube::runtime::finalizer::Error::CleanupFailed(inner) => {
+            inner
+        }
+        other => Error::Finalizer(other.to_string()),
+    });
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.category(),
+    };
+    ctx.shared
+        .metrics
+        .reconciled(ctx.kind.kind_name(), outcome, started.elapsed());
+    result
+}
+
+/// Kubernetes API errors: back off per object.
+pub fn error_policy<K: Reconciled>(obj: Arc<K>, error: &Error, ctx: Arc<Context>) -> Requeue {
+    let reference = format!(
+        "{}/{}/{}",
+        ctx.kind,
+        obj.namespace().unwrap_or_default(),
+        obj.name_any()
+    );
+    let wait = ctx.backoff(&reference);
+    tracing::warn!(object = %reference, error = %error, retry_in = ?wait, "reconcile failed");
+    Requeue::requeue(wait)
+}
+
+fn decode_secret(secret: &KubeSecret) -> BTreeMap<String, Secret> {
+    let mut keys: BTreeMap<String, Secret> = secret
+        .data
+        .iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), Secret::new(String::from_utf8(v.0.clone()).ok()?))))
+        .collect();
+    for (k, v) in secret.string_data.iter().flatten() {
+        keys.insert(k.clone(), Secret::new(v.clone()));
+    }
+    keys
+}
+
+/// Fetch what `build` needs: referenced Secrets, org member ids, group member candidates.
+async fn gather_inputs(ctx: &Context, object: &Value, namespace: &str) -> Result<Inputs, kube::Error> {
+    let client = ctx.shared.client.clone();
+    let mut inputs = Inputs::default();
+    let secrets: Api<KubeSecret> = Api::namespaced(client.clone(), namespace);
+    for (_, r) in secret_refs(object) {
+        if let Some(secret) = secrets.get_opt(&r.name).await? {
+            inputs
+                .secrets
+                .insert((namespace.to_string(), r.name.clone()), decode_secret(&secret));
+        }
+    }
+    match ctx.kind {
+        Kind::AzureOrg => {
+            let azure: Api<AzureConnector> = Api::namespaced(client, namespace);
+            for member in object
+                .pointer("/spec/members")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let Some(name) = member.get("name").and_then(Value::as_str) else {
+                    continue;
+                };
+                if let Some(c) = azure.get_opt(name).await? {
+                    let id = c
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.common.external_id.clone())
+                        .or_else(|| c.annotations().get(build::ANNOTATION_CREATE_SUCCEEDED).cloned());
+                    if let Some(id) = id {
+                        inputs.azure_ids.insert((namespace.to_string(), name.to_string()), id);
+                    }
+                }
+            }
+        }
+        Kind::Group => {
+            let mut values = Vec::new();
+            for c in Api::<AwsConnector>::namespaced(client.clone(), namespace)
+                .list(&Default::default())
+                .await?
+            {
+                values.push(serde_json::to_value(c).unwrap_or(Value::Null));
+            }
+            for c in Api::<AzureConnector>::namespaced(client.clone(), namespace)
+                .list(&Default::default())
+                .await?
+            {
+                values.push(serde_json::to_value(c).unwrap_or(Value::Null));
+            }
+            for c in Api::<GcpConnector>::namespaced(client, namespace)
+                .list(&Default::default())
+                .await?
+            {
+                values.push(serde_json::to_value(c).unwrap_or(Value::Null));
+            }
+            for v in values {
+                if let Some((ns, candidate)) = member_candidate(&v) {
+                    inputs.members.entry(ns).or_default().push(candidate);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(inputs)
+}
+
+fn was_creating(object: &Value) -> bool {
+    object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|conds| {
+            conds
+                .iter()
+                .any(|c| c["type"] == "Ready" && c["reason"] == Reason::Creating.as_str())
+        })
+}
+
+fn resync_of(ctx: &Context, object: &Value) -> Duration {
+    let s = &ctx.shared.settings;
+    let wanted = object
+        .pointer("/spec/resyncInterval")
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<jiff::SignedDuration>().ok().or_else(|| parse_go_duration(t)))
+        .and_then(|d| Duration::try_from(d).ok())
+        .unwrap_or(s.resync);
+    wanted.max(s.min_resync)
+}
+
+/// `1h30m`, `10m`, `90s`.
+fn parse_go_duration(text: &str) -> Option<jiff::SignedDuration> {
+    let mut total = 0i64;
+    let mut number = String::new();
+    for ch in text.chars() {
+        match ch {
+            '0'..='9' => number.push(ch),
+            'h' | 'm' | 's' => {
+                let n: i64 = number.parse().ok()?;
+                total += n * match ch {
+                    'h' => 3600,
+                    'm' => 60,
+                    _ => 1,
+                };
+                number.clear();
+            }
+            _ => return None,
+        }
+    }
+    number.is_empty().then(|| jiff::SignedDuration::from_secs(total))
+}
+
+async fn publish(
+    ctx: &Context,
+    object: &impl Resource<DynamicType = ()>,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: reason.into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        tracing::warn!(error = %e, "publishing an event failed");
+    }
+}
+
+async fn write_status<K: Reconciled>(api: &Api<K>, obj: &K, previous: &Value, new: Value) -> Result<(), Error> {
+    if *previous == new {
+        return Ok(());
+    }
+    let patch = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": new,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Report a problem that stops before Qualys is touched.
+async fn stop<K: Reconciled>(
+    api: &Api<K>,
+    obj: &K,
+    object: &Value,
+    ctx: &Context,
+    reason: Reason,
+    message: String,
+    requeue: Duration,
+) -> Result<Requeue, Error> {
+    let previous = object.get("status").cloned().unwrap_or(Value::Null);
+    let verdict = Verdict::failed(reason, message.clone());
+    let mut new = previous.as_object().cloned().unwrap_or_default();
+    let previous_conditions: Vec<Condition> =
+        serde_json::from_value(previous.get("conditions").cloned().unwrap_or(Value::Null)).unwrap_or_default();
+    let conds = super::conditions::conditions(&previous_conditions, &verdict, obj.meta().generation, Timestamp::now());
+    new.insert("conditions".into(), serde_json::to_value(conds)?);
+    new.insert("lastError".into(), Value::String(message.clone()));
+    if let Some(g) = obj.meta().generation {
+        new.insert("observedGeneration".into(), json!(g));
+    }
+    let new = Value::Object(new);
+    if previous != new {
+        publish(ctx, obj, EventType::Warning, reason.as_str(), message).await;
+    }
+    write_status(api, obj, &previous, new).await?;
+    Ok(Requeue::requeue(jitter(requeue)))
+}
+
+async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result<Requeue, Error> {
+    let object = serde_json::to_value(&*obj)?;
+    let namespace = obj.namespace().unwrap_or_default();
+    let reference = format!("{}/{}/{}", ctx.kind, namespace, obj.name_any());
+    let deleting = obj.meta().deletion_timestamp.is_some();
+    let shared = &ctx.shared;
+    let resync = resync_of(ctx, &object);
+
+    let account_ref = object.pointer("/spec/accountRef/name").and_then(Value::as_str);
+    let account = match shared.accounts.account_for(&namespace, account_ref) {
+        Ok((ns, name)) => shared.accounts.resolve(&ns, &name).await,
+        Err(e) => Err(e),
+    };
+    let account = match account {
+        Ok(a) => a,
+        Err(e) if deleting => {
+            return Err(Error::Cleanup(format!(
+                "{e}; the Qualys object cannot be cleaned up (set deletionPolicy Orphan to let go)"
+            )));
+        }
+        Err(e) => {
+            return stop(
+                api,
+                &obj,
+                &object,
+                ctx,
+                Reason::ReferenceNotReady,
+                e.to_string(),
+                Duration::from_secs(30),
+            )
+            .await;
+        }
+    };
+    let inputs = gather_inputs(ctx, &object, &namespace).await?;
+    let desired = match build::build(&object, &inputs) {
+        Ok(d) => d,
+        Err(e @ BuildError::MissingSecret { .. }) => {
+            return stop(
+                api,
+                &obj,
+                &object,
+                ctx,
+                Reason::ReferenceNotReady,
+                e.to_string(),
+                Duration::from_secs(30),
+            )
+            .await;
+        }
+        Err(e) => return stop(api, &obj, &object, ctx, Reason::InvalidSpec, e.to_string(), resync).await,
+    };
+    // A create whose result was never recorded: search afresh before anything else.
+    let pending = obj.annotations().contains_key(ANNOTATION_CREATE_PENDING) && desired.recorded.external_id.is_none();
+    // While Qualys is still synchronising a new object, read just that object
+    // (one call) rather than waiting for the shared snapshot's next refresh.
+    if was_creating(&object)
+        && let Some(id) = desired.recorded.external_id.as_deref()
+        && let Err(e) = shared
+            .observers
+            .record_write(&account.key, &account.client, ctx.kind, Some(id))
+            .await
+    {
+        tracing::debug!(error = %e, "refreshing a creating object failed");
+    }
+    let snapshot = match shared
+        .observers
+        .view(&account.key, &account.client, ctx.kind, resync, pending)
+        .await
+    {
+        Ok(s) => s,
+        Err(e) if deleting => return Err(Error::Cleanup(e.to_string())),
+        Err(e) => {
+            let wait = e.retry_after().unwrap_or_else(|| ctx.backoff(&reference));
+            return stop(api, &obj, &object, ctx, reason_for(&e), e.to_string(), wait).await;
+        }
+    };
+    let mut claims = shared.claims_except(&account.key, ctx.kind, &reference);
+    if ctx.kind == Kind::GlobalScan {
+        claims.retain(|id, _| id == GLOBAL_SCAN_KEY);
+    }
+    let plan = plan_object(&desired, &snapshot, &claims);
+    let guard = KubeGuard {
+        api: api.clone(),
+        name: obj.name_any(),
+        resource_version: obj.meta().resource_version.clone(),
+    };
+    let applied = execute(&account.client, &desired, &plan, &guard).await;
+    let wrote = plan.actions.iter().any(Action::writes);
+    let snapshot = if wrote && !applied.deleted {
+        let id = applied.external_id.as_deref().or(plan.external_id.as_deref());
+        if let Err(e) = shared
+            .observers
+            .record_write(&account.key, &account.client, ctx.kind, id)
+            .await
+        {
+            tracing::warn!(error = %e, "re-reading after a write failed; the next resync will");
+        }
+        shared
+            .observers
+            .view(&account.key, &account.client, ctx.kind, resync, false)
+            .await
+            .unwrap_or(snapshot)
+    } else {
+        snapshot
+    };
+    let claimed = if ctx.kind == Kind::GlobalScan && !deleting {
+        Some(GLOBAL_SCAN_KEY)
+    } else {
+        applied.external_id.as_deref()
+    };
+    shared.claim(
+        &account.key,
+        ctx.kind,
+        if deleting { None } else { claimed },
+        &reference,
+    );
+
+    for line in &applied.log {
+        let reason = line.split_whitespace().next().unwrap_or("Updated");
+        let reason = match reason {
+            "created" => "Created",
+            "adopted" => "Adopted",
+            "deleted" => "Deleted",
+            "disabled" => "Disabled",
+            "ran" => "RunRequested",
+            "retained:" | "retained" => "Retained",
+            "attached" | "detached" | "added" => "MembersChanged",
+            _ => "Updated",
+        };
+        publish(ctx, &*obj, EventType::Normal, reason, line.clone()).await;
+    }
+    if let Some(failure) = &applied.failure {
+        publish(ctx, &*obj, EventType::Warning, failure.category(), failure.to_string()).await;
+    }
+
+    if deleting {
+        return match &applied.failure {
+            Some(e) => Err(Error::Cleanup(e.to_string())),
+            None => Ok(Requeue::await_change()),
+        };
+    }
+
+    let external_id = applied.external_id.clone();
+    let observed = status::observed(ctx.kind, &snapshot, external_id.as_deref());
+    let verdict = status::verdict(
+        &plan,
+        &applied,
+        observed.state.as_deref(),
+        observed.last_error.as_deref(),
+        desired.paused,
+    );
+    for note in &plan.notes {
+        tracing::info!(note = %note, "plan note");
+    }
+    let previous = object.get("status").cloned().unwrap_or(Value::Null);
+    let new = status::build_status(StatusInput {
+        previous: &previous,
+        generation: obj.meta().generation,
+        verdict: &verdict,
+        external_id,
+        observed,
+        last_run_requested_at: applied.ran.clone().or(desired.last_run_requested_at.clone()),
+        secret_hash: applied.sent_secret_hash.clone().or(desired.sent_secret_hash.clone()),
+        now: Timestamp::now(),
+    });
+    let changed_conditions = previous.get("conditions") != new.get("conditions");
+    if changed_conditions && !verdict.synced && applied.failure.is_none() {
+        publish(
+            ctx,
+            &*obj,
+            EventType::Warning,
+            verdict.reason.as_str(),
+            verdict.message.clone(),
+        )
+        .await;
+    }
+    write_status(api, &obj, &previous, new).await?;
+
+    let requeue = if applied.failure.is_some() {
+        let e = applied
+            .failure
+            .as_ref()
+            .and_then(|f| f.qualys())
+            .and_then(|q| q.retry_after());
+        e.unwrap_or_else(|| ctx.backoff(&reference))
+    } else if verdict.reason.is_terminal() {
+        ctx.succeeded(&reference);
+        resync
+    } else if verdict.reason == Reason::Creating {
+        ctx.succeeded(&reference);
+        shared.settings.creating_requeue.min(resync)
+    } else {
+        ctx.succeeded(&reference);
+        resync
+    };
+    Ok(Requeue::requeue(jitter(requeue)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_go_duration;
+
+    #[test]
+    fn go_durations_parse() {
+        assert_eq!(parse_go_duration("1h30m").map(|d| d.as_secs()), Some(5400));
+        assert_eq!(parse_go_duration("90s").map(|d| d.as_secs()), Some(90));
+        assert_eq!(parse_go_duration("10x"), None);
+    }
+}
