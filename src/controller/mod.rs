@@ -74,6 +74,9 @@ pub struct RunArgs {
     /// Default resync interval (objects may set their own, at least 1m).
     #[arg(long, env = "QUALYS_OPERATOR_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub resync_interval: Duration,
+    /// Floor for any resync interval (tests lower it; the CRD already refuses less than 1m per object).
+    #[arg(long, env = "QUALYS_OPERATOR_MIN_RESYNC_INTERVAL", default_value = "1m", value_parser = parse_duration, hide = true)]
+    pub min_resync_interval: Duration,
     /// Override every account's Qualys URLs (tests and air-gapped mirrors).
     #[arg(long, env = "QUALYS_OPERATOR_QUALYS_URL", hide = true)]
     pub qualys_url_override: Option<String>,
