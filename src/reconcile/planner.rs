@@ -52,7 +52,7 @@ fn all_fields(fields: &Fields) -> Vec<FieldChange> {
     fields
         .0
         .iter()
-        .filter(|(_, f)| !f.value.is_null())
+        .filter(|(_, f)| !f.value.is_null() && f.value.as_array().is_none_or(|a| !a.is_empty()))
         .map(|(path, f)| FieldChange {
             path: path.clone(),
             before: None,
