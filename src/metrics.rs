@@ -26,6 +26,17 @@ pub struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FamilyLabels {
+    pub family: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadyLabels {
+    pub kind: &'static str,
+    pub ready: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
     pub family: &'static str,
     pub operation: &'static str,
@@ -40,6 +51,10 @@ pub struct Metrics {
     pub qualys_calls: Family<CallLabels, Counter>,
     pub qualys_call_duration: Family<CallLabels, Histogram>,
     pub leader: Gauge,
+    pub budget_wait: Family<FamilyLabels, Counter<f64>>,
+    pub managed: Family<ReadyLabels, Gauge>,
+    /// Last Ready state per object, to keep `managed` exact.
+    ready_by_object: std::sync::Mutex<std::collections::HashMap<String, (&'static str, &'static str)>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -62,6 +77,8 @@ impl Default for Metrics {
         let qualys_call_duration =
             Family::<CallLabels, Histogram>::new_with_constructor(seconds_histogram as fn() -> Histogram);
         let leader = Gauge::default();
+        let budget_wait = Family::<FamilyLabels, Counter<f64>>::default();
+        let managed = Family::<ReadyLabels, Gauge>::default();
         registry.register("reconciles", "Reconciles by kind and outcome", reconciles.clone());
         registry.register(
             "reconcile_duration_seconds",
@@ -79,6 +96,16 @@ impl Default for Metrics {
             qualys_call_duration.clone(),
         );
         registry.register("leader", "1 when this replica holds the leader lease", leader.clone());
+        registry.register(
+            "rate_budget_wait_seconds",
+            "Time calls waited for the account's Qualys rate budget",
+            budget_wait.clone(),
+        );
+        registry.register(
+            "managed_objects",
+            "Objects under management by kind and Ready state",
+            managed.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -86,6 +113,9 @@ impl Default for Metrics {
             qualys_calls,
             qualys_call_duration,
             leader,
+            budget_wait,
+            managed,
+            ready_by_object: Default::default(),
         }
     }
 }
@@ -100,6 +130,19 @@ impl Metrics {
         self.reconcile_duration
             .get_or_create(&KindLabels { kind })
             .observe(duration.as_secs_f64());
+    }
+
+    /// Record an object's Ready state (`None`: no longer managed).
+    pub fn object_ready(&self, object: &str, kind: &'static str, ready: Option<bool>) {
+        let mut map = self.ready_by_object.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, r)) = map.remove(object) {
+            self.managed.get_or_create(&ReadyLabels { kind: k, ready: r }).dec();
+        }
+        if let Some(ready) = ready {
+            let r = if ready { "true" } else { "false" };
+            self.managed.get_or_create(&ReadyLabels { kind, ready: r }).inc();
+            map.insert(object.to_string(), (kind, r));
+        }
     }
 
     /// Total Qualys calls recorded so far (all labels), for summaries.
@@ -122,6 +165,16 @@ impl Metrics {
 }
 
 impl CallObserver for Metrics {
+    fn on_budget_wait(&self, family: crate::qualys::Family, waited: Duration) {
+        if !waited.is_zero() {
+            self.budget_wait
+                .get_or_create(&FamilyLabels {
+                    family: family.as_str(),
+                })
+                .inc_by(waited.as_secs_f64());
+        }
+    }
+
     fn on_call(&self, record: &CallRecord) {
         let labels = CallLabels {
             family: record.family.as_str(),
@@ -163,5 +216,33 @@ mod tests {
             "{text}"
         );
         assert_eq!(metrics.total_qualys_calls(), 2);
+    }
+
+    #[test]
+    fn managed_objects_follow_each_objects_latest_state() {
+        let metrics = Metrics::default();
+        metrics.object_ready("a", "AwsConnector", Some(false));
+        metrics.object_ready("a", "AwsConnector", Some(true));
+        metrics.object_ready("b", "AwsConnector", Some(true));
+        metrics.on_budget_wait(ApiFamily::Qps, Duration::from_millis(1500));
+        let text = metrics.encode();
+        assert!(
+            text.contains(r#"qualys_operator_managed_objects{kind="AwsConnector",ready="true"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"qualys_operator_managed_objects{kind="AwsConnector",ready="false"} 0"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"qualys_operator_rate_budget_wait_seconds_total{family="qps"} 1.5"#),
+            "{text}"
+        );
+        metrics.object_ready("b", "AwsConnector", None);
+        assert!(
+            metrics
+                .encode()
+                .contains(r#"qualys_operator_managed_objects{kind="AwsConnector",ready="true"} 1"#)
+        );
     }
 }

@@ -449,6 +449,9 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     }
 
     if deleting {
+        if applied.failure.is_none() {
+            shared.metrics.object_ready(&reference, ctx.kind.kind_name(), None);
+        }
         return match &applied.failure {
             Some(e) => Err(Error::Cleanup(e.to_string())),
             None => Ok(Requeue::await_change()),
@@ -490,6 +493,9 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         .await;
     }
     write_status(api, &obj, &previous, new).await?;
+    shared
+        .metrics
+        .object_ready(&reference, ctx.kind.kind_name(), Some(verdict.ready));
 
     let requeue = if applied.failure.is_some() {
         let e = applied

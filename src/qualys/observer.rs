@@ -54,6 +54,9 @@ pub struct CallRecord {
 /// not block: it runs on the calling task.
 pub trait CallObserver: Send + Sync {
     fn on_call(&self, record: &CallRecord);
+
+    /// Time a call waited for the account's rate budget before being sent.
+    fn on_budget_wait(&self, _family: Family, _waited: Duration) {}
 }
 
 impl<F> CallObserver for F

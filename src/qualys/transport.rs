@@ -113,6 +113,7 @@ impl Transport {
         let mut reauthenticated = false;
         loop {
             attempt += 1;
+            let queued = Instant::now();
             let permit = self
                 .governor
                 .acquire(call.family, deadline)
@@ -120,6 +121,9 @@ impl Transport {
                 .map_err(|WaitTooLong(w)| QualysError::RateLimited {
                     retry_after: (!w.is_zero()).then_some(w),
                 })?;
+            if let Some(o) = &self.observer {
+                o.on_budget_wait(call.family, queued.elapsed());
+            }
             let token = match call.auth {
                 AuthKind::Bearer => Some(self.token().await?),
                 AuthKind::Basic => None,
