@@ -174,6 +174,17 @@ fn referencing_secret<K: Reconciled>(store: &Store<K>, secret: &KubeSecret) -> V
         .collect()
 }
 
+/// An Api for one namespace, or all.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
 fn all_in_store<K: Reconciled>(store: &Store<K>) -> Vec<ObjectRef<K>> {
     store.state().iter().map(|o| ObjectRef::from_obj(&**o)).collect()
 }
@@ -189,21 +200,9 @@ fn controller<K: Reconciled>(
     shutdown: watch::Receiver<bool>,
 ) -> futures::future::BoxFuture<'static, ()> {
     let client = shared.client.clone();
-    let api = |c: Client| -> Api<K> {
-        match namespace {
-            Some(ns) => Api::namespaced(c, ns),
-            None => Api::all(c),
-        }
-    };
-    let secrets: Api<KubeSecret> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let accounts: Api<QualysAccount> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let ctl = Controller::new(api(client.clone()), config.clone())
+    let secrets: Api<KubeSecret> = scoped(&client, namespace);
+    let accounts: Api<QualysAccount> = scoped(&client, namespace);
+    let ctl = Controller::new(scoped::<K>(&client, namespace), config.clone())
         .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
     let store = ctl.store();
     let by_secret = store.clone();
@@ -218,20 +217,11 @@ fn controller<K: Reconciled>(
         let s1 = store.clone();
         let s2 = store.clone();
         let s3 = store.clone();
-        let azure: Api<AzureConnector> = match namespace {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
+        let azure: Api<AzureConnector> = scoped(&client, namespace);
         ctl = ctl.watches(azure, watcher::Config::default(), move |_| all_in_store(&s1));
         if kind == Kind::Group {
-            let aws: Api<AwsConnector> = match namespace {
-                Some(ns) => Api::namespaced(client.clone(), ns),
-                None => Api::all(client.clone()),
-            };
-            let gcp: Api<GcpConnector> = match namespace {
-                Some(ns) => Api::namespaced(client.clone(), ns),
-                None => Api::all(client.clone()),
-            };
+            let aws: Api<AwsConnector> = scoped(&client, namespace);
+            let gcp: Api<GcpConnector> = scoped(&client, namespace);
             ctl = ctl
                 .watches(aws, watcher::Config::default(), move |_| all_in_store(&s2))
                 .watches(gcp, watcher::Config::default(), move |_| all_in_store(&s3));
@@ -443,14 +433,8 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         ));
     }
     for ns in &namespaces {
-        let api: Api<QualysAccount> = match ns {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
-        let secrets: Api<KubeSecret> = match ns {
-            Some(ns) => Api::namespaced(client.clone(), ns),
-            None => Api::all(client.clone()),
-        };
+        let api: Api<QualysAccount> = scoped(&client, ns.as_deref());
+        let secrets: Api<KubeSecret> = scoped(&client, ns.as_deref());
         let ctl = Controller::new(api, watcher::Config::default());
         let store = ctl.store();
         let mut stop = shutdown_rx.clone();

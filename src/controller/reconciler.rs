@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use super::accounts::ResolvedAccount;
 use super::conditions::{Reason, Verdict};
 use super::context::{Context, jitter};
 use super::guard::KubeGuard;
@@ -28,7 +29,7 @@ use crate::crd::{AwsConnector, AzureConnector, GcpConnector};
 use crate::qualys::Secret;
 use crate::reconcile::build::{self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, member_candidate, secret_refs};
 use crate::reconcile::execute::execute;
-use crate::reconcile::object::{GLOBAL_SCAN_KEY, Kind};
+use crate::reconcile::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind};
 use crate::reconcile::plan::Action;
 use crate::reconcile::planner::plan_object;
 
@@ -314,16 +315,29 @@ async fn stop<K: Reconciled>(
     Ok(Requeue::requeue(jitter(requeue)))
 }
 
-async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result<Requeue, Error> {
-    let object = serde_json::to_value(&*obj)?;
-    let namespace = obj.namespace().unwrap_or_default();
-    let reference = format!("{}/{}/{}", ctx.kind, namespace, obj.name_any());
-    let deleting = obj.meta().deletion_timestamp.is_some();
-    let shared = &ctx.shared;
-    let resync = resync_of(ctx, &object);
+/// Why a reconcile stops before touching Qualys, and when to look again.
+struct Halt {
+    reason: Reason,
+    message: String,
+    retry: Duration,
+}
 
+/// Resolve the account, Secrets and references, and build the core's object.
+async fn dereference(
+    ctx: &Context,
+    object: &Value,
+    namespace: &str,
+    deleting: bool,
+    resync: Duration,
+) -> Result<Result<(ResolvedAccount, DesiredObject), Halt>, Error> {
+    let shared = &ctx.shared;
+    let not_ready = |message: String| Halt {
+        reason: Reason::ReferenceNotReady,
+        message,
+        retry: Duration::from_secs(30),
+    };
     let account_ref = object.pointer("/spec/accountRef/name").and_then(Value::as_str);
-    let account = match shared.accounts.account_for(&namespace, account_ref) {
+    let account = match shared.accounts.account_for(namespace, account_ref) {
         Ok((ns, name)) => shared.accounts.resolve(&ns, &name).await,
         Err(e) => Err(e),
     };
@@ -334,35 +348,31 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
                 "{e}; the Qualys object cannot be cleaned up (set deletionPolicy Orphan to let go)"
             )));
         }
-        Err(e) => {
-            return stop(
-                api,
-                &obj,
-                &object,
-                ctx,
-                Reason::ReferenceNotReady,
-                e.to_string(),
-                Duration::from_secs(30),
-            )
-            .await;
-        }
+        Err(e) => return Ok(Err(not_ready(e.to_string()))),
     };
-    let inputs = gather_inputs(ctx, &object, &namespace).await?;
-    let desired = match build::build(&object, &inputs) {
-        Ok(d) => d,
-        Err(e @ BuildError::MissingSecret { .. }) => {
-            return stop(
-                api,
-                &obj,
-                &object,
-                ctx,
-                Reason::ReferenceNotReady,
-                e.to_string(),
-                Duration::from_secs(30),
-            )
-            .await;
-        }
-        Err(e) => return stop(api, &obj, &object, ctx, Reason::InvalidSpec, e.to_string(), resync).await,
+    let inputs = gather_inputs(ctx, object, namespace).await?;
+    Ok(match build::build(object, &inputs) {
+        Ok(desired) => Ok((account, desired)),
+        Err(e @ BuildError::MissingSecret { .. }) => Err(not_ready(e.to_string())),
+        Err(e) => Err(Halt {
+            reason: Reason::InvalidSpec,
+            message: e.to_string(),
+            retry: resync,
+        }),
+    })
+}
+
+async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result<Requeue, Error> {
+    let object = serde_json::to_value(&*obj)?;
+    let namespace = obj.namespace().unwrap_or_default();
+    let reference = format!("{}/{}/{}", ctx.kind, namespace, obj.name_any());
+    let deleting = obj.meta().deletion_timestamp.is_some();
+    let shared = &ctx.shared;
+    let resync = resync_of(ctx, &object);
+
+    let (account, desired) = match dereference(ctx, &object, &namespace, deleting, resync).await? {
+        Ok(ready) => ready,
+        Err(halt) => return stop(api, &obj, &object, ctx, halt.reason, halt.message, halt.retry).await,
     };
     // A create whose result was never recorded: search afresh before anything else.
     let pending = obj.annotations().contains_key(ANNOTATION_CREATE_PENDING) && desired.recorded.external_id.is_none();
