@@ -17,8 +17,8 @@ use super::org::{DesiredOrg, PENDING_MEMBER};
 use crate::crd::common::{AdoptionPolicy, Management, SecretKeyRef};
 use crate::crd::group::MemberKind;
 use crate::crd::{
-    AwsConnectorSpec, AzureConnectorSpec, AzureOrgConnectorSpec, ConnectorGroupSpec, GcpConnectorSpec,
-    GlobalScanConfigurationSpec, OciConnectorSpec,
+    AzureConnectorSpec, AzureOrgConnectorSpec, ConnectorGroupSpec, GcpConnectorSpec, GlobalScanConfigurationSpec,
+    OciConnectorSpec,
 };
 use crate::qualys::Secret;
 
@@ -168,80 +168,40 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
-    let cloud = |spec: CloudSpec, secrets: CloudSecrets| {
-        Model::Connector(DesiredConnector {
-            spec,
-            object_name: name.clone(),
-            secrets,
-        })
+    let secret = |field: &str, r: &SecretKeyRef| inputs.secret_for(&namespace, field, r, deleting);
+    let cloud = |spec: CloudSpec, primary: Option<Secret>, passphrase: Option<Secret>| {
+        let (management, adoption) = spec.policies();
+        let secrets = CloudSecrets { primary, passphrase };
+        (
+            Model::Connector(DesiredConnector {
+                spec,
+                object_name: name.clone(),
+                secrets,
+            }),
+            management,
+            adoption,
+        )
     };
     let (model, management, adoption): (Model, Management, AdoptionPolicy) = match kind {
-        Kind::Aws => {
-            let s: AwsConnectorSpec = spec(object)?;
-            let (m, a) = (s.management.clone(), s.adoption_policy);
-            (cloud(CloudSpec::Aws(s), CloudSecrets::default()), m, a)
-        }
+        Kind::Aws => cloud(CloudSpec::Aws(spec(object)?), None, None),
         Kind::Azure => {
             let s: AzureConnectorSpec = spec(object)?;
-            let key = inputs.secret_for(
-                &namespace,
-                "authenticationKeySecretRef",
-                &s.authentication_key_secret_ref,
-                deleting,
-            )?;
-            let (m, a) = (s.management.clone(), s.adoption_policy);
-            (
-                cloud(
-                    CloudSpec::Azure(s),
-                    CloudSecrets {
-                        primary: key,
-                        passphrase: None,
-                    },
-                ),
-                m,
-                a,
-            )
+            let key = secret("authenticationKeySecretRef", &s.authentication_key_secret_ref)?;
+            cloud(CloudSpec::Azure(s), key, None)
         }
         Kind::Gcp => {
             let s: GcpConnectorSpec = spec(object)?;
-            let key = inputs.secret_for(
-                &namespace,
-                "serviceAccountKeySecretRef",
-                &s.service_account_key_secret_ref,
-                deleting,
-            )?;
-            let (m, a) = (s.management.clone(), s.adoption_policy);
-            (
-                cloud(
-                    CloudSpec::Gcp(s),
-                    CloudSecrets {
-                        primary: key,
-                        passphrase: None,
-                    },
-                ),
-                m,
-                a,
-            )
+            let key = secret("serviceAccountKeySecretRef", &s.service_account_key_secret_ref)?;
+            cloud(CloudSpec::Gcp(s), key, None)
         }
         Kind::Oci => {
             let s: OciConnectorSpec = spec(object)?;
-            let key = inputs.secret_for(&namespace, "privateKeySecretRef", &s.private_key_secret_ref, deleting)?;
+            let key = secret("privateKeySecretRef", &s.private_key_secret_ref)?;
             let passphrase = match &s.passphrase_secret_ref {
-                Some(r) => inputs.secret_for(&namespace, "passphraseSecretRef", r, deleting)?,
+                Some(r) => secret("passphraseSecretRef", r)?,
                 None => None,
             };
-            let (m, a) = (s.management.clone(), s.adoption_policy);
-            (
-                cloud(
-                    CloudSpec::Oci(s),
-                    CloudSecrets {
-                        primary: key,
-                        passphrase,
-                    },
-                ),
-                m,
-                a,
-            )
+            cloud(CloudSpec::Oci(s), key, passphrase)
         }
         Kind::AzureOrg => {
             let s: AzureOrgConnectorSpec = spec(object)?;

@@ -9,7 +9,7 @@ use super::desired::{self, schedule_json, text};
 use super::fields::{Fields, secret_hash};
 use crate::crd::aws::AwsPartition;
 use crate::crd::azure::AzurePartition;
-use crate::crd::common::{ConnectorSettings, PerimeterScan, ScanSchedule};
+use crate::crd::common::{AdoptionPolicy, ConnectorSettings, Management, PerimeterScan, ScanSchedule};
 use crate::crd::{AwsConnectorSpec, AzureConnectorSpec, GcpConnectorSpec, OciConnectorSpec};
 use crate::qualys::{
     AuthRecordWrite, CloudKind, Connector, ConnectorAppWrite, ConnectorWrite, GcpServiceAccountKey, ScanConfig, Secret,
@@ -48,6 +48,18 @@ pub fn aws_account_of(arn: &str) -> Option<String> {
         .nth(4)
         .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
         .map(str::to_string)
+}
+
+impl CloudSpec {
+    /// The management fields every connector spec carries.
+    pub fn policies(&self) -> (Management, AdoptionPolicy) {
+        match self {
+            Self::Aws(s) => (s.management.clone(), s.adoption_policy),
+            Self::Azure(s) => (s.management.clone(), s.adoption_policy),
+            Self::Gcp(s) => (s.management.clone(), s.adoption_policy),
+            Self::Oci(s) => (s.management.clone(), s.adoption_policy),
+        }
+    }
 }
 
 impl DesiredConnector {
