@@ -286,7 +286,8 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         cloudview_url: args.qualys_url_override.clone(),
     };
     let settings = Settings {
-        resync: args.resync_interval.max(Duration::from_secs(60)),
+        resync: args.resync_interval.max(args.min_resync_interval),
+        min_resync: args.min_resync_interval,
         ..Settings::default()
     };
     let accounts = accounts::AccountRegistry::new(client.clone(), default_account, overrides, metrics.clone());
