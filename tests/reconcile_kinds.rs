@@ -212,3 +212,146 @@ async fn the_org_member_is_attached_on_first_apply() {
     let stored = env.sim.connector(&env.tenant, azure).unwrap_or_else(|| panic!("gone"));
     assert_eq!(stored.org_connector_id.map(|i| i.to_string()), Some(env.id(ORG)));
 }
+
+/// Renaming a group in the manifest: CloudView cannot rename (no API), so the
+/// plan must not offer an Update it cannot carry out (a perpetual "update").
+#[tokio::test]
+#[ignore = "bug: a group rename is planned as an Update the executor cannot perform (see report)"]
+async fn renaming_a_group_is_not_a_perpetual_update() {
+    let mut env = Env::examples().await;
+    env.converge().await;
+    let mut docs = example_documents();
+    doc_mut(&mut docs, "ConnectorGroup", "platform-team")["spec"]["name"] = json!("Platform");
+    env.set_documents(docs);
+    let first = env.plan().await;
+    let _ = env.try_apply().await;
+    let second = env.plan().await;
+    let group = object(&second, GROUP);
+    let updates = group.actions.iter().any(|a| matches!(a, Action::Update { .. }));
+    assert!(
+        !updates,
+        "after apply the rename is still planned as an update:\nfirst plan:\n{}\nsecond plan:\n{}",
+        first.render(),
+        second.render()
+    );
+}
+
+/// Changing the cloud account a connector is for (its natural key) updates the
+/// recorded connector in place and converges.
+#[tokio::test]
+async fn changing_a_connectors_account_updates_it_and_converges() {
+    let edits: [(&str, &str, &str, serde_json::Value, &str); 4] = [
+        (
+            AWS,
+            "AwsConnector",
+            "aws-prod",
+            json!({"arn": "arn:aws:iam::555555555555:role/R"}),
+            "spec.arn",
+        ),
+        (
+            AZURE,
+            "AzureConnector",
+            "azure-prod",
+            json!({"subscriptionId": "11111111-2222-4333-8444-555555555555"}),
+            "spec.subscriptionId",
+        ),
+        (
+            GCP,
+            "GcpConnector",
+            "gcp-analytics",
+            json!({"projectId": "other-project-1"}),
+            "spec.projectId",
+        ),
+        (
+            OCI,
+            "OciConnector",
+            "oci-finance",
+            json!({"tenantId": "ocid1.tenancy.oc1..other"}),
+            "spec.tenantId",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (reference, kind, name, patch, path) in edits {
+        let mut env = Env::examples().await;
+        env.converge().await;
+        let id = env.id(reference);
+        let mut docs = example_documents();
+        let doc = doc_mut(&mut docs, kind, name);
+        for (k, v) in patch.as_object().into_iter().flatten() {
+            doc["spec"][k] = v.clone();
+        }
+        env.set_documents(docs);
+        let plan = env.plan().await;
+        let p = object(&plan, reference);
+        let named: Vec<String> = p
+            .actions
+            .iter()
+            .flat_map(|a| match a {
+                Action::Update { changes, .. } => changes.iter().map(|c| c.path.clone()).collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+        if !named.iter().any(|n| n == path) {
+            failures.push(format!("{reference}: {path} not planned:\n{}", plan.render()));
+            continue;
+        }
+        let results = env.try_apply().await.unwrap_or_else(|e| panic!("{e}"));
+        if let Some((p, a)) = results.iter().find(|(_, a)| a.failure.is_some()) {
+            failures.push(format!(
+                "{reference}: apply of {} failed: {:?}",
+                p.object,
+                a.failure.as_ref().map(ToString::to_string)
+            ));
+            continue;
+        }
+        let after = env.plan().await;
+        if !after.is_empty() {
+            failures.push(format!("{reference}: perpetual diff:\n{}", after.render()));
+        }
+        if env.id(reference) != id {
+            failures.push(format!("{reference}: replaced instead of updated"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// `managementPolicy: ObserveOnly`: drift is reported, never written; a missing
+/// object is reported, never created.
+#[tokio::test]
+async fn observe_only_reports_and_never_writes() {
+    let mut docs = example_documents();
+    doc_mut(&mut docs, "AwsConnector", "aws-prod")["spec"]["managementPolicy"] = json!("ObserveOnly");
+    doc_mut(&mut docs, "OciConnector", "oci-finance")["spec"]["managementPolicy"] = json!("ObserveOnly");
+    let mut env = Env::new(docs).await;
+    // Someone made the AWS connector by hand; nobody made the OCI one.
+    let id = env
+        .sim
+        .create_connector(
+            &env.tenant,
+            SimCloud::Aws,
+            json!({"name": "by hand", "arn": "arn:aws:iam::123456789012:role/QualysConnectorRole", "runFrequency": 60}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let plan = env.plan().await;
+    let aws = object(&plan, AWS);
+    assert_eq!(aws.external_id, Some(id.to_string()), "{}", plan.render());
+    assert!(
+        matches!(aws.actions.as_slice(), [Action::ReportDrift { changes, .. }] if changes.iter().any(|c| c.path == "spec.runFrequencyMinutes")),
+        "{}",
+        plan.render()
+    );
+    assert!(
+        matches!(object(&plan, OCI).actions.as_slice(), [Action::NotFound { .. }]),
+        "{}",
+        plan.render()
+    );
+    let before = env.sim.connector(&env.tenant, id);
+    let _ = env.try_apply().await;
+    assert_eq!(
+        env.sim.connector(&env.tenant, id),
+        before,
+        "ObserveOnly wrote to Qualys"
+    );
+    assert!(env.connectors_of("OCI").is_empty(), "ObserveOnly created a connector");
+    assert_eq!(env.sim.count("*", "/qps/rest/3.0/update/am/awsassetdataconnector/*"), 0);
+}
