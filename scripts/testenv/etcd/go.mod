@@ -3,11 +3,12 @@
 //
 // The upstream binary's main package lives in the go.etcd.io/etcd/v3 root
 // module, whose go.mod replaces its sibling modules with local paths; the
-// three-line main.go here is a copy of that main so we only need the
+// main.go here is a copy of that main so we only need the
 // published go.etcd.io/etcd/server/v3 module.
 //
-// To bump: change the version below, run `go mod tidy`, and bump
-// ETCD_VERSION in scripts/testenv.sh.
+// To bump: change the version below and run `go mod tidy`. testenv.sh reads
+// the version from this file and keys its binary cache on it, so the next run
+// rebuilds. (v3.6.15+ need Go 1.26.)
 module qualys-operator/testenv/etcd
 
 go 1.25.0

@@ -8,8 +8,10 @@
 //
 // To bump: change the versions below (kubernetes v1.X.Y, replaces v0.X.Y),
 // compare the replace list with the staging replaces in
-// $(go env GOMODCACHE)/k8s.io/kubernetes@v1.X.Y/go.mod, run `go mod tidy`,
-// and bump K8S_VERSION in scripts/testenv.sh.
+// $(go env GOMODCACHE)/k8s.io/kubernetes@v1.X.Y/go.mod, and run
+// `go mod tidy`. testenv.sh reads the version from this file and keys its
+// binary cache on it, so the next run rebuilds. Keep it in step with the
+// k8s-openapi version feature in Cargo.toml.
 module qualys-operator/testenv/kube-apiserver
 
 go 1.25.0
