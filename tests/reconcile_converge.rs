@@ -217,3 +217,37 @@ async fn plan_of_applied_examples_makes_one_search_per_kind_and_no_gets() {
     let all: u64 = env.sim.counters().iter().map(|c| c.count).sum();
     assert!(all <= 14, "{all} calls: {:?}", env.sim.counters());
 }
+
+/// The simulator's fidelity variants (secrets echoed masked or verbatim, the
+/// `ConnectorAppInfoQLList` spelling, slow state transitions) do not make a diff.
+#[tokio::test]
+async fn converges_against_the_simulators_fidelity_variants() {
+    use qualys_operator::simulator::SecretEcho;
+    for (label, config) in [
+        (
+            "secrets masked, QLList",
+            SimConfig {
+                secret_echo: SecretEcho::Masked,
+                app_info_list_name: "ConnectorAppInfoQLList".into(),
+                ..SimConfig::default()
+            },
+        ),
+        (
+            "secrets verbatim, slow states",
+            SimConfig {
+                secret_echo: SecretEcho::Verbatim,
+                state_step: std::time::Duration::from_secs(3600),
+                ..SimConfig::default()
+            },
+        ),
+    ] {
+        for format in ["Xml", "Json"] {
+            let sim = Simulator::start(config.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+            seed_legacy(&sim);
+            let mut env = Env::on(sim, workspace(with_format(format)));
+            env.apply().await;
+            let plan = env.plan().await;
+            assert!(plan.is_empty(), "{label}, {format}:\n{}", plan.render());
+        }
+    }
+}
