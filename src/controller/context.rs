@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kube::Client;
-use kube::runtime::events::Recorder;
+use kube::runtime::events::{Recorder, Reporter};
 
 use super::accounts::AccountRegistry;
 use super::observer::ObserverHub;
@@ -90,8 +90,10 @@ impl Shared {
 pub struct Context {
     pub shared: Arc<Shared>,
     pub kind: Kind,
-    /// Shared by every reconcile of this controller, so repeats aggregate.
+    /// Shared by every reconcile of this controller, so repeated warnings aggregate.
     pub recorder: Recorder,
+    /// For one-off Events (see `reconciler::publish`).
+    pub reporter: Reporter,
     /// Consecutive failures per object, for exponential backoff.
     pub failures: Mutex<HashMap<String, u32>>,
 }

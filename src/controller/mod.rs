@@ -230,7 +230,8 @@ fn controller<K: Reconciled>(
     let context = Arc::new(Context {
         shared,
         kind,
-        recorder: Recorder::new(client, reporter),
+        recorder: Recorder::new(client, reporter.clone()),
+        reporter,
         failures: Default::default(),
     });
     let mut stop = shutdown;

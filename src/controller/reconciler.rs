@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::Secret as KubeSecret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action as Requeue;
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
 use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
@@ -263,7 +263,21 @@ async fn publish(
         action: reason.into(),
         secondary: None,
     };
-    if let Err(e) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+    // kube's Recorder keys its series by object, reason and action, not by
+    // note: through the shared recorder a second `Created`/`Updated`/... of
+    // the same object would only bump the first Event's count and keep its
+    // message (another id, other fields). Normal Events are emitted only when
+    // something was done, so each gets its own Event; repeated warnings
+    // (retries) aggregate in the shared recorder.
+    let fresh;
+    let recorder = match type_ {
+        EventType::Normal => {
+            fresh = Recorder::new(ctx.shared.client.clone(), ctx.reporter.clone());
+            &fresh
+        }
+        EventType::Warning => &ctx.recorder,
+    };
+    if let Err(e) = recorder.publish(&event, &object.object_ref(&())).await {
         tracing::warn!(error = %e, "publishing an event failed");
     }
 }
