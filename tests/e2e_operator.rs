@@ -226,6 +226,40 @@ fn e2e_every_example_reaches_ready_and_qualys_holds_exactly_them() {
     assert_eq!(scan["startTime"], "01:00");
     assert_eq!(scan["timezone"], "UTC");
     assert_eq!(scan["optionProfileId"], 2);
+
+    // Converged: no perpetual diff for any kind. In a quiet period Qualys is
+    // only read (searches, gets, the account's login check) and no object's
+    // status is rewritten.
+    std::thread::sleep(Duration::from_secs(2));
+    let versions = |env: &Env| -> Vec<(String, Value)> {
+        objects
+            .iter()
+            .map(|(k, n)| {
+                (
+                    format!("{k} {n}"),
+                    env.must_get(k, n)["metadata"]["resourceVersion"].clone(),
+                )
+            })
+            .collect()
+    };
+    let before = versions(&env);
+    env.sim.reset_counters();
+    let quiet = RESYNC * 2 + Duration::from_secs(2);
+    std::thread::sleep(quiet);
+    let writes: Vec<String> = env
+        .sim
+        .counters()
+        .iter()
+        .filter(|c| is_write(&c.method, &c.route))
+        .map(|c| format!("{} {} {} x{}", c.method, c.route, c.status, c.count))
+        .collect();
+    assert!(writes.is_empty(), "writes in a quiet {quiet:?}: {writes:?}");
+    assert_eq!(versions(&env), before, "no object changed in a quiet {quiet:?}");
+}
+
+/// A call that changes Qualys: everything but GETs, searches and logins.
+fn is_write(method: &str, route: &str) -> bool {
+    !(method == "GET" || route.contains("/search/") || route == "/auth")
 }
 
 // ---------------------------------------------------------------------------
@@ -362,11 +396,17 @@ fn e2e_drift_is_corrected_within_the_resync_interval_and_a_quiet_state_only_sear
     );
     env.wait_ready("awsconnector", "drift", READY);
 
-    // Steady state: nothing to change, so nothing is written; it still observes.
+    // Steady state: nothing to change, so nothing is written, not even status; it still observes.
     std::thread::sleep(Duration::from_secs(2));
     env.sim.reset_counters();
+    let version = env.must_get("awsconnector", "drift")["metadata"]["resourceVersion"].clone();
     let quiet = RESYNC * 2 + Duration::from_secs(2);
     std::thread::sleep(quiet);
+    assert_eq!(
+        env.must_get("awsconnector", "drift")["metadata"]["resourceVersion"],
+        version,
+        "an unchanged object's status is not rewritten"
+    );
     let counters = env.sim.counters();
     let writes: Vec<String> = counters
         .iter()
@@ -390,6 +430,71 @@ fn e2e_drift_is_corrected_within_the_resync_interval_and_a_quiet_state_only_sear
         searches <= 6,
         "observation is batched per resync, not a hot loop: {searches} AWS searches in {quiet:?}"
     );
+
+    // Another field drifts: corrected too, and its Event names that field.
+    env.edit_connector(&id, json!({"name": "renamed in the UI"}));
+    wait_for("the drifted name to be corrected", RESYNC + SLACK, || {
+        let name = env.sim_connector(&id).map(|c| c["name"].clone());
+        if name == Some(json!("drift")) {
+            Ok(())
+        } else {
+            Err(format!("name {name:?}"))
+        }
+    });
+
+    // Deleted in Qualys behind the operator's back: created again, once.
+    env.sim
+        .delete_connector(&env.tenant, id.parse().expect("numeric id"))
+        .expect("delete in the simulator");
+    let recreated = wait_for(
+        "the deleted connector to be created again",
+        RESYNC + SLACK,
+        || match env.sim_aws_for("111111111111").as_slice() {
+            [one] => Ok(one["id"].to_string()),
+            other => Err(format!("{} connectors", other.len())),
+        },
+    );
+    assert_ne!(recreated, id);
+    let o = wait_for("status.externalId to follow", Duration::from_secs(20), || {
+        let o = env.must_get("awsconnector", "drift");
+        if str_at(&o, "/status/externalId") == recreated {
+            Ok(o)
+        } else {
+            Err(o["status"].to_string())
+        }
+    });
+    assert_eq!(condition(&o, "Synced").map(|c| c.0), Some("True".into()));
+    std::thread::sleep(RESYNC);
+    assert_eq!(env.sim_aws_for("111111111111").len(), 1, "created once, not again");
+
+    // Every action has its own Event, with its own message (not a repeat of the first).
+    let messages = |reason: &str| -> Vec<String> {
+        env.events_for("AwsConnector", "drift", reason)
+            .iter()
+            .map(|e| str_at(e, "/message").to_string())
+            .collect()
+    };
+    wait_for("an Updated Event naming spec.name", Duration::from_secs(10), || {
+        let m = messages("Updated");
+        if m.iter().any(|m| m.contains("spec.name")) {
+            Ok(())
+        } else {
+            Err(format!("{m:?}"))
+        }
+    });
+    wait_for("an Event naming the re-created id", Duration::from_secs(10), || {
+        let all: Vec<String> = env
+            .events()
+            .iter()
+            .filter(|e| e["involvedObject"]["name"] == "drift")
+            .map(|e| format!("{} {}", str_at(e, "/reason"), str_at(e, "/message")))
+            .collect();
+        if all.iter().any(|m| m.contains(&recreated)) {
+            Ok(())
+        } else {
+            Err(format!("{all:?}"))
+        }
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -955,6 +1060,31 @@ fn e2e_health_readiness_and_metrics_are_served() {
     assert!(
         line("qualys_operator_qualys_calls_total{").is_some(),
         "Qualys calls:\n{body}"
+    );
+    assert!(
+        line("qualys_operator_leader ").is_some_and(|l| l.ends_with(" 1")),
+        "{body}"
+    );
+    wait_for(
+        "managed_objects to count the Ready connector",
+        Duration::from_secs(20),
+        || {
+            let (_, body) = http_get(port, "/metrics").ok_or("no answer")?;
+            body.lines()
+                .find(|l| {
+                    l.starts_with("qualys_operator_managed_objects{")
+                        && l.contains("kind=\"AwsConnector\"")
+                        && l.contains("ready=\"true\"")
+                })
+                .filter(|l| l.ends_with(" 1"))
+                .map(|_| ())
+                .ok_or_else(|| {
+                    body.lines()
+                        .filter(|l| l.contains("managed_objects"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                })
+        },
     );
 }
 
