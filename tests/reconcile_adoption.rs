@@ -362,7 +362,6 @@ async fn a_lost_state_file_adopts_everything_again() {
 /// connector is, after the state is lost, not found again (it is attached, so
 /// never adopted) and is created a second time.
 #[tokio::test]
-#[ignore = "bug: a managed org member is duplicated when its recorded id is lost (see report)"]
 async fn a_lost_state_file_does_not_duplicate_the_org_member() {
     let mut env = Env::examples().await;
     env.converge().await;

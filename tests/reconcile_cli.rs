@@ -339,7 +339,6 @@ async fn demo_shows_the_drift_and_its_correction() {
 
 /// The JSON plan masks secrets like the text one: no value, no hash.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: plan -o json prints the secrets' hashes (see report)"]
 async fn the_json_plan_shows_no_secret_hash() {
     let cli = Cli::new(true).await;
     let r = cli.cmd("plan", &["-o", "json"]).await;

@@ -862,7 +862,6 @@ async fn rotating_the_oci_key_updates_it_masked() {
 /// afterwards), or be reported up front as something the gateway cannot change
 /// — never a plan that applies and fails on every run.
 #[tokio::test]
-#[ignore = "bug: the org secret rotation is planned as an Update the gateway refuses (see report)"]
 async fn rotating_the_org_secret_is_masked_and_never_a_perpetually_failing_update() {
     let mut env = Env::examples().await;
     env.converge().await;
@@ -1080,7 +1079,6 @@ async fn spec_edits_are_planned_and_converge() {
 /// partial, so days Qualys holds from a WEEKLY schedule stay; the planner then
 /// compares them (desired.rs `schedule_json`) and wants `[]` forever.
 #[tokio::test]
-#[ignore = "bug: WEEKLY -> DAILY leaves daysOfWeek in Qualys, perpetual diff (see report)"]
 async fn global_scan_drifted_to_weekly_converges_back_to_daily() {
     let c = cases()
         .into_iter()
@@ -1092,7 +1090,6 @@ async fn global_scan_drifted_to_weekly_converges_back_to_daily() {
 }
 
 #[tokio::test]
-#[ignore = "bug: WEEKLY -> DAILY leaves daysOfWeek in Qualys, perpetual diff (see report)"]
 async fn custom_perimeter_scan_edited_from_weekly_to_daily_converges() {
     let (_, object_ref, edit, expected) = spec_edits()
         .into_iter()

@@ -216,7 +216,6 @@ async fn the_org_member_is_attached_on_first_apply() {
 /// Renaming a group in the manifest: CloudView cannot rename (no API), so the
 /// plan must not offer an Update it cannot carry out (a perpetual "update").
 #[tokio::test]
-#[ignore = "bug: a group rename is planned as an Update the executor cannot perform (see report)"]
 async fn renaming_a_group_is_not_a_perpetual_update() {
     let mut env = Env::examples().await;
     env.converge().await;

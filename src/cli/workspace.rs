@@ -15,7 +15,7 @@ use crate::manifest::{self, Document};
 use crate::metrics::Metrics;
 use crate::qualys::{QualysClient, QualysError, Secret};
 use crate::reconcile::account::{UrlOverrides, account_config};
-use crate::reconcile::build::{self, Inputs, member_candidate};
+use crate::reconcile::build::{self, Inputs, member_candidate, org_member_names};
 use crate::reconcile::execute::{Applied, NoGuard, execute};
 use crate::reconcile::object::{DesiredObject, Kind};
 use crate::reconcile::plan::{ObjectPlan, Plan};
@@ -111,6 +111,7 @@ impl Workspace {
                     Ok(()) => {
                         let mut value = doc.value.clone();
                         value["metadata"]["namespace"] = Value::String(namespace);
+                        ws.inputs.org_members.extend(org_member_names(&value));
                         if let Some((ns, candidate)) = member_candidate(&value) {
                             ws.inputs.members.entry(ns).or_default().push(candidate);
                         }

@@ -25,9 +25,11 @@ use super::conditions::{Reason, Verdict};
 use super::context::{Context, jitter};
 use super::guard::KubeGuard;
 use super::status::{self, FIELD_MANAGER, StatusInput, reason_for};
-use crate::crd::{AwsConnector, AzureConnector, GcpConnector};
+use crate::crd::{AwsConnector, AzureConnector, AzureOrgConnector, GcpConnector};
 use crate::qualys::Secret;
-use crate::reconcile::build::{self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, member_candidate, secret_refs};
+use crate::reconcile::build::{
+    self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, member_candidate, org_member_names, secret_refs,
+};
 use crate::reconcile::execute::execute;
 use crate::reconcile::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind};
 use crate::reconcile::plan::Action;
@@ -151,6 +153,18 @@ async fn gather_inputs(ctx: &Context, object: &Value, namespace: &str) -> Result
         }
     }
     match ctx.kind {
+        Kind::Azure => {
+            // Whether an org manifest lists this connector decides if an
+            // org-attached connector may be adopted as this object.
+            for org in Api::<AzureOrgConnector>::namespaced(client, namespace)
+                .list(&Default::default())
+                .await?
+            {
+                inputs
+                    .org_members
+                    .extend(org_member_names(&serde_json::to_value(org).unwrap_or(Value::Null)));
+            }
+        }
         Kind::AzureOrg => {
             let azure: Api<AzureConnector> = Api::namespaced(client, namespace);
             for member in object

@@ -39,6 +39,8 @@ pub struct Inputs {
     pub azure_ids: BTreeMap<(String, String), String>,
     /// namespace → connector objects groups may reference.
     pub members: BTreeMap<String, Vec<MemberCandidate>>,
+    /// (namespace, AzureConnector name) listed as a member by some AzureOrgConnector.
+    pub org_members: std::collections::BTreeSet<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,6 +118,22 @@ pub fn secret_refs(object: &Value) -> Vec<(String, SecretKeyRef)> {
         }
     }
     refs
+}
+
+/// The AzureConnectors an AzureOrgConnector object lists as members.
+pub fn org_member_names(object: &Value) -> Vec<(String, String)> {
+    if text(object, "/kind") != Some("AzureOrgConnector") {
+        return Vec::new();
+    }
+    let namespace = text(object, "/metadata/namespace").unwrap_or("default").to_string();
+    object
+        .pointer("/spec/members")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get("name").and_then(Value::as_str))
+        .map(|name| (namespace.clone(), name.to_string()))
+        .collect()
 }
 
 /// A connector object as a group member candidate, if it is one.
@@ -244,6 +262,7 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
             )
         }
     };
+    let declared_org_member = kind == Kind::Azure && inputs.org_members.contains(&(namespace.clone(), name.clone()));
     let paused = annotation(object, ANNOTATION_PAUSED).is_some_and(|v| v != "false");
     Ok(DesiredObject {
         kind,
@@ -254,6 +273,7 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
         adoption,
         recorded: Recorded {
             annotation_id: annotation(object, ANNOTATION_EXTERNAL_ID).filter(|s| !s.is_empty()),
+            declared_org_member,
             external_id: status("externalId")
                 .or_else(|| annotation(object, ANNOTATION_CREATE_SUCCEEDED).filter(|s| !s.is_empty())),
         },

@@ -61,7 +61,10 @@ pub fn schedule_json(
     start_time: &str,
     timezone: &str,
 ) -> Value {
-    let mut days: Vec<String> = days.iter().map(|d| d.to_uppercase()).collect();
+    // Days mean something only for WEEKLY; Qualys keeps stale ones after a
+    // partial update to DAILY, which must not read as drift.
+    let weekly = recurrence.eq_ignore_ascii_case("WEEKLY");
+    let mut days: Vec<String> = days.iter().filter(|_| weekly).map(|d| d.to_uppercase()).collect();
     days.sort();
     days.dedup();
     json!({

@@ -25,6 +25,9 @@ pub struct Recorded {
     pub annotation_id: Option<String>,
     /// Id from status (controller) or the state file (CLI).
     pub external_id: Option<String>,
+    /// An AzureOrgConnector manifest lists this object as a member, so a
+    /// connector attached to an organization may be this very object.
+    pub declared_org_member: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,7 +77,7 @@ pub fn resolve(
     }
     let matches: Vec<&Candidate> = candidates
         .iter()
-        .filter(|c| c.key == key && !c.attached_to_org && !claimed.contains(&c.id))
+        .filter(|c| c.key == key && (!c.attached_to_org || recorded.declared_org_member) && !claimed.contains(&c.id))
         .collect();
     match matches.as_slice() {
         [] => Resolution::Create {
@@ -161,6 +164,19 @@ mod tests {
         assert_eq!(
             resolve(&Recorded::default(), "k", AdoptionPolicy::AdoptOrCreate, &c, &claimed),
             Resolution::Create { note: None }
+        );
+    }
+
+    #[test]
+    fn a_declared_org_member_may_be_found_attached() {
+        let mut child = cand("1", "k");
+        child.attached_to_org = true;
+        let member = Recorded {
+            declared_org_member: true,
+            ..Recorded::default()
+        };
+        assert!(
+            matches!(resolve(&member, "k", AdoptionPolicy::AdoptOrCreate, &[child], &none()), Resolution::Adopt { id, .. } if id == "1")
         );
     }
 

@@ -4,8 +4,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
-/// One field whose desired and observed values differ.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One field whose desired and observed values differ. Serializes with
+/// secret values (hashes) replaced by `(sensitive)`, as the text rendering does.
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldChange {
     /// Spec path, e.g. `spec.runFrequencyMinutes`.
     pub path: String,
@@ -15,6 +16,22 @@ pub struct FieldChange {
     pub after: Option<Value>,
     /// Secret fields carry hashes, never values, and are printed masked.
     pub secret: bool,
+}
+
+impl Serialize for FieldChange {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mask = |v: &Option<Value>| match v {
+            Some(_) if self.secret => Some(Value::String("(sensitive)".into())),
+            other => other.clone(),
+        };
+        let mut s = serializer.serialize_struct("FieldChange", 4)?;
+        s.serialize_field("path", &self.path)?;
+        s.serialize_field("before", &mask(&self.before))?;
+        s.serialize_field("after", &mask(&self.after))?;
+        s.serialize_field("secret", &self.secret)?;
+        s.end()
+    }
 }
 
 impl FieldChange {
@@ -258,6 +275,8 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("sha256"), "{text}");
+        let json = serde_json::to_string(&plan).unwrap_or_default();
+        assert!(json.contains("(sensitive)") && !json.contains("sha256"), "{json}");
         assert!(!plan.is_empty());
     }
 

@@ -14,13 +14,20 @@ use super::plan::{Action, FieldChange, ObjectPlan};
 use super::snapshot::Snapshot;
 use crate::crd::common::DeletionPolicy;
 
+/// The organization connector's secret, which the gateway will not edit.
+const ORG_SECRET: &str = "spec.secretValueSecretRef";
+
 /// Organization connector fields the gateway refuses to change after creation.
 const ORG_FIXED: &[&str] = &[
     "spec.name",
     "spec.tenantId",
     "spec.applicationId",
     "spec.connectorPrefixName",
+    ORG_SECRET,
 ];
+
+/// CloudView has no API to rename a group.
+const GROUP_FIXED: &[&str] = &["spec.name"];
 
 /// Ids other objects of the same run already map to → the object holding them.
 pub type Claims = BTreeMap<String, String>;
@@ -150,21 +157,30 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
         return plan;
     }
     if obj.kind == Kind::AzureOrg {
-        let fixed: Vec<&str> = changes
-            .iter()
-            .map(|c| c.path.as_str())
-            .filter(|p| ORG_FIXED.contains(p))
-            .collect();
-        if !fixed.is_empty() {
-            plan.actions.push(Action::Conflict {
-                reason: format!(
-                    "Qualys organization connector {id} differs in {} which the gateway cannot change; \
-                     recreate it or match the spec to Qualys",
-                    fixed.join(", ")
-                ),
-            });
-            return plan;
-        }
+        // The gateway cannot change the secret either: a secret never sent by
+        // us cannot be compared, and a rotated one cannot be applied.
+        changes.retain(|c| c.path != ORG_SECRET || c.before.is_some());
+    }
+    let fixed_paths: &[&str] = match obj.kind {
+        Kind::AzureOrg => ORG_FIXED,
+        Kind::Group => GROUP_FIXED,
+        _ => &[],
+    };
+    let fixed: Vec<&str> = changes
+        .iter()
+        .map(|c| c.path.as_str())
+        .filter(|p| fixed_paths.contains(p))
+        .collect();
+    if !fixed.is_empty() {
+        plan.actions.push(Action::Conflict {
+            reason: format!(
+                "Qualys {} {id} differs in {} which Qualys cannot change after creation; recreate it in Qualys \
+                 or make the spec match Qualys",
+                obj.kind,
+                fixed.join(", ")
+            ),
+        });
+        return plan;
     }
     if !changes.is_empty() {
         plan.actions.push(Action::Update {
