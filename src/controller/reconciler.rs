@@ -343,6 +343,33 @@ async fn stop<K: Reconciled>(
     Ok(Requeue::requeue(jitter(requeue)))
 }
 
+/// A deletion that cannot reach Qualys. An object whose policy leaves Qualys
+/// alone (deletionPolicy Orphan, managementPolicy ObserveOnly) needs nothing
+/// from it and lets go; any other waits, with a Warning saying why.
+async fn cleanup_blocked<K: Reconciled>(
+    ctx: &Context,
+    obj: &K,
+    object: &Value,
+    reason: Reason,
+    message: String,
+) -> Result<Requeue, Error> {
+    let spec = |field: &str| object.pointer(&format!("/spec/{field}")).and_then(Value::as_str);
+    let keeps = if spec("deletionPolicy") == Some("Orphan") {
+        Some("deletionPolicy Orphan")
+    } else if spec("managementPolicy") == Some("ObserveOnly") {
+        Some("managementPolicy ObserveOnly")
+    } else {
+        None
+    };
+    if let Some(policy) = keeps {
+        let note = format!("retained: {policy}; Qualys was not contacted ({message})");
+        publish(ctx, obj, EventType::Normal, Reason::Retained.as_str(), note).await;
+        return Ok(Requeue::await_change());
+    }
+    publish(ctx, obj, EventType::Warning, reason.as_str(), message.clone()).await;
+    Err(Error::Cleanup(message))
+}
+
 /// Why a reconcile stops before touching Qualys, and when to look again.
 struct Halt {
     reason: Reason,
@@ -398,9 +425,13 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     let shared = &ctx.shared;
     let resync = resync_of(ctx, &object);
 
-    let (account, desired) = match dereference(ctx, &object, &namespace, deleting, resync).await? {
-        Ok(ready) => ready,
-        Err(halt) => return stop(api, &obj, &object, ctx, halt.reason, halt.message, halt.retry).await,
+    let (account, desired) = match dereference(ctx, &object, &namespace, deleting, resync).await {
+        Ok(Ok(ready)) => ready,
+        Ok(Err(halt)) => return stop(api, &obj, &object, ctx, halt.reason, halt.message, halt.retry).await,
+        Err(Error::Cleanup(message)) => {
+            return cleanup_blocked(ctx, &*obj, &object, Reason::ReferenceNotReady, message).await;
+        }
+        Err(e) => return Err(e),
     };
     // A create whose result was never recorded: search afresh before anything else.
     let pending = obj.annotations().contains_key(ANNOTATION_CREATE_PENDING) && desired.recorded.external_id.is_none();
@@ -421,7 +452,7 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         .await
     {
         Ok(s) => s,
-        Err(e) if deleting => return Err(Error::Cleanup(e.to_string())),
+        Err(e) if deleting => return cleanup_blocked(ctx, &*obj, &object, reason_for(&e), e.to_string()).await,
         Err(e) => {
             let wait = e.retry_after().unwrap_or_else(|| ctx.backoff(&reference));
             return stop(api, &obj, &object, ctx, reason_for(&e), e.to_string(), wait).await;
