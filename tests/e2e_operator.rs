@@ -601,6 +601,65 @@ spec:
     );
 }
 
+/// The account is gone (deleted first, as `kubectl delete -f dir/` may do):
+/// an object that would need Qualys to clean up stays, and says why; an
+/// Orphan one needs nothing from Qualys and goes; switching a stuck one to
+/// Orphan (what its message advises) lets it go.
+#[test]
+fn e2e_deletion_without_the_account_keeps_only_what_needs_qualys() {
+    if !e2e() {
+        return;
+    }
+    let env = Env::with_operator("noaccount");
+    env.apply_account();
+    env.apply(&aws("needs-qualys", "210000000001", "  deletionPolicy: Delete\n"));
+    env.apply(&aws("lets-go", "210000000002", "  deletionPolicy: Orphan\n"));
+    let needs_id = external_id(&env.wait_ready("awsconnector", "needs-qualys", READY));
+    let lets_go_id = external_id(&env.wait_ready("awsconnector", "lets-go", READY));
+    env.delete("qualysaccount", "default");
+    env.wait_gone("qualysaccount", "default", Duration::from_secs(30));
+
+    env.delete("awsconnector", "lets-go");
+    env.delete("awsconnector", "needs-qualys");
+    env.wait_gone("awsconnector", "lets-go", Duration::from_secs(30));
+    assert!(env.sim_connector(&lets_go_id).is_some(), "Orphan: kept in Qualys");
+
+    // Delete cannot be carried out without the account: the object stays and says why.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        env.get("awsconnector", "needs-qualys").is_some(),
+        "a connector to delete is not let go without deleting it"
+    );
+    assert!(env.sim_connector(&needs_id).is_some());
+    let warning = wait_for(
+        "a Warning saying why the deletion waits",
+        Duration::from_secs(30),
+        || {
+            env.events()
+                .into_iter()
+                .find(|e| e["involvedObject"]["name"] == "needs-qualys" && e["type"] == "Warning")
+                .ok_or_else(|| "no Warning Event".to_string())
+        },
+    );
+    assert!(
+        str_at(&warning, "/message").contains("default"),
+        "the Warning names the missing account: {warning}"
+    );
+    ok(
+        env.kubectl().args([
+            "patch",
+            "awsconnector",
+            "needs-qualys",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"deletionPolicy":"Orphan"}}"#,
+        ]),
+        None,
+    );
+    env.wait_gone("awsconnector", "needs-qualys", Duration::from_secs(30));
+    assert!(env.sim_connector(&needs_id).is_some(), "Orphan: kept in Qualys");
+}
+
 // ---------------------------------------------------------------------------
 // 5. Pause
 
