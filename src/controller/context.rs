@@ -76,6 +76,15 @@ impl Shared {
             .unwrap_or_default()
     }
 
+    /// The objects (`Kind/namespace/name`) that map to these ids.
+    pub fn objects_for(&self, account: &str, kind: Kind, ids: &[String]) -> Vec<String> {
+        let claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        claims
+            .get(&(account.to_string(), kind))
+            .map(|c| ids.iter().filter_map(|id| c.get(id).cloned()).collect())
+            .unwrap_or_default()
+    }
+
     pub fn claim(&self, account: &str, kind: Kind, id: Option<&str>, object: &str) {
         let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
         let map = claims.entry((account.to_string(), kind)).or_default();
@@ -119,4 +128,10 @@ impl Context {
 pub fn jitter(d: Duration) -> Duration {
     let factor = 0.8 + fastrand::f64() * 0.4;
     d.mul_f64(factor)
+}
+
+/// +0–20%: a resync never comes before the shared snapshot is due for a
+/// refresh, so the reconcile that refreshes it sees (and wakes) the changes.
+pub fn jitter_up(d: Duration) -> Duration {
+    d.mul_f64(1.0 + fastrand::f64() * 0.2)
 }

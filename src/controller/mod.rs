@@ -174,6 +174,40 @@ fn referencing_secret<K: Reconciled>(store: &Store<K>, secret: &KubeSecret) -> V
         .collect()
 }
 
+/// Objects of `K` whose Qualys object changed in a snapshot refresh: they are
+/// reconciled now rather than at their next resync (DESIGN.md §3).
+fn woken<K: Reconciled>(
+    shared: &Arc<Shared>,
+    kind: Kind,
+) -> impl futures::Stream<Item = ObjectRef<K>> + Send + 'static {
+    let shared = shared.clone();
+    let changes = futures::stream::unfold(shared.observers.subscribe(), |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(changed) => return Some((changed, rx)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    changes.flat_map(move |changed| {
+        let objects = if changed.kind == kind {
+            shared.objects_for(&changed.account, kind, &changed.ids)
+        } else {
+            Vec::new()
+        };
+        let refs: Vec<ObjectRef<K>> = objects
+            .iter()
+            .filter_map(|reference| {
+                let mut parts = reference.splitn(3, '/');
+                let (_, ns, name) = (parts.next()?, parts.next()?, parts.next()?);
+                Some(ObjectRef::new(name).within(ns))
+            })
+            .collect();
+        futures::stream::iter(refs)
+    })
+}
+
 /// An Api for one namespace, or all.
 fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -227,6 +261,7 @@ fn controller<K: Reconciled>(
                 .watches(gcp, watcher::Config::default(), move |_| all_in_store(&s3));
         }
     }
+    ctl = ctl.reconcile_on(woken::<K>(&shared, kind));
     let context = Arc::new(Context {
         shared,
         kind,

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, broadcast};
 use tokio::time::Instant;
 
 use crate::qualys::{QualysClient, QualysError};
@@ -21,12 +21,64 @@ struct Entry {
 
 type Slot = Arc<Mutex<Option<Entry>>>;
 
-#[derive(Default)]
+/// Qualys objects whose observed state changed in a refresh.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    pub account: String,
+    pub kind: Kind,
+    pub ids: Vec<String>,
+}
+
 pub struct ObserverHub {
     slots: std::sync::Mutex<HashMap<(String, Kind), Slot>>,
+    changes: broadcast::Sender<Changed>,
+}
+
+impl Default for ObserverHub {
+    fn default() -> Self {
+        Self {
+            slots: Default::default(),
+            changes: broadcast::channel(256).0,
+        }
+    }
+}
+
+/// Ids present in `new` that are absent from or different in `old`, and ids that disappeared.
+fn changed_ids(kind: Kind, old: &Snapshot, new: &Snapshot) -> Vec<String> {
+    fn diff<T: PartialEq>(old: &[T], new: &[T], id: impl Fn(&T) -> Option<String>) -> Vec<String> {
+        let mut ids: Vec<String> = new
+            .iter()
+            .filter(|n| !old.iter().any(|o| id(o) == id(n) && o == *n))
+            .filter_map(&id)
+            .collect();
+        ids.extend(
+            old.iter()
+                .filter(|o| !new.iter().any(|n| id(n) == id(o)))
+                .filter_map(&id),
+        );
+        ids
+    }
+    match kind.cloud() {
+        Some(cloud) => diff(
+            old.connectors.get(&cloud).map(Vec::as_slice).unwrap_or_default(),
+            new.connectors.get(&cloud).map(Vec::as_slice).unwrap_or_default(),
+            |c| c.id.clone(),
+        ),
+        None => match kind {
+            Kind::AzureOrg => diff(&old.orgs, &new.orgs, |o| o.org.id.clone()),
+            Kind::Group => diff(&old.groups, &new.groups, |g| g.uuid.clone()),
+            _ if old.global_scan != new.global_scan => vec![crate::reconcile::object::GLOBAL_SCAN_KEY.to_string()],
+            _ => Vec::new(),
+        },
+    }
 }
 
 impl ObserverHub {
+    /// Refreshes that found changes, so only the affected objects are woken.
+    pub fn subscribe(&self) -> broadcast::Receiver<Changed> {
+        self.changes.subscribe()
+    }
+
     fn slot(&self, account: &str, kind: Kind) -> Slot {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.entry((account.to_string(), kind)).or_default().clone()
@@ -51,6 +103,17 @@ impl ObserverHub {
             return Ok(entry.snapshot.clone());
         }
         let snapshot = Arc::new(Snapshot::observe(client, &BTreeSet::from([kind])).await?);
+        if let Some(previous) = guard.as_ref() {
+            let ids = changed_ids(kind, &previous.snapshot, &snapshot);
+            if !ids.is_empty() {
+                // Nobody listening (tests, start-up) is fine: objects also resync on their own.
+                let _ = self.changes.send(Changed {
+                    account: account.to_string(),
+                    kind,
+                    ids,
+                });
+            }
+        }
         *guard = Some(Entry {
             snapshot: snapshot.clone(),
             refreshed: Instant::now(),

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::accounts::ResolvedAccount;
 use super::conditions::{Reason, Verdict};
-use super::context::{Context, jitter};
+use super::context::{Context, jitter, jitter_up};
 use super::guard::KubeGuard;
 use super::status::{self, FIELD_MANAGER, StatusInput, reason_for};
 use crate::crd::{AwsConnector, AzureConnector, AzureOrgConnector, GcpConnector};
@@ -30,7 +30,7 @@ use crate::qualys::Secret;
 use crate::reconcile::build::{
     self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, member_candidate, org_member_names, secret_refs,
 };
-use crate::reconcile::execute::execute;
+use crate::reconcile::execute::{CreateGuard, execute};
 use crate::reconcile::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind};
 use crate::reconcile::plan::Action;
 use crate::reconcile::planner::plan_object;
@@ -427,6 +427,8 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
 
     let (account, desired) = match dereference(ctx, &object, &namespace, deleting, resync).await {
         Ok(Ok(ready)) => ready,
+        // Never let a deletion through on a spec or reference problem: Qualys was not cleaned up.
+        Ok(Err(halt)) if deleting => return cleanup_blocked(ctx, &*obj, &object, halt.reason, halt.message).await,
         Ok(Err(halt)) => return stop(api, &obj, &object, ctx, halt.reason, halt.message, halt.retry).await,
         Err(Error::Cleanup(message)) => {
             return cleanup_blocked(ctx, &*obj, &object, Reason::ReferenceNotReady, message).await;
@@ -499,6 +501,25 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         &reference,
     );
 
+    // A pending create settled by finding the object (adopted or known):
+    // record the id like a successful create would have.
+    if pending
+        && !applied.created
+        && let Some(id) = applied.external_id.as_deref()
+        && let Err(message) = guard.after_create(&desired, id).await
+    {
+        tracing::warn!(%message, "clearing create-pending failed; the next reconcile retries");
+    }
+    if applied.created
+        && let Some(old) = desired.recorded.external_id.as_deref()
+    {
+        let note = format!(
+            "Qualys object {old} was gone (deleted, or outside the Qualys user's scope) and nothing matched its \
+             natural key, so it was created again as {}; if it was only out of scope, delete the duplicate",
+            applied.external_id.as_deref().unwrap_or("?")
+        );
+        publish(ctx, &*obj, EventType::Warning, "Recreated", note).await;
+    }
     for line in &applied.log {
         let reason = line.split_whitespace().next().unwrap_or("Updated");
         let reason = match reason {
@@ -581,7 +602,7 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         shared.settings.creating_requeue.min(resync)
     } else {
         ctx.succeeded(&reference);
-        resync
+        return Ok(Requeue::requeue(jitter_up(resync)));
     };
     Ok(Requeue::requeue(jitter(requeue)))
 }

@@ -106,7 +106,14 @@ impl DesiredConnector {
     pub fn secret_hash(&self) -> Option<String> {
         let primary = self.secrets.primary.as_ref()?;
         let passphrase = self.secrets.passphrase.as_ref().map(Secret::expose).unwrap_or("");
-        Some(secret_hash([primary.expose(), passphrase]))
+        // Salted with the object's kind and name: status is readable by many, and an
+        // unsalted digest of a weak secret could be looked up in a precomputed table.
+        Some(secret_hash([
+            self.kind().label(),
+            self.object_name.as_str(),
+            primary.expose(),
+            passphrase,
+        ]))
     }
 
     pub fn fields(&self) -> Fields {

@@ -31,7 +31,10 @@ impl DesiredOrg {
     }
 
     pub fn secret_hash(&self) -> Option<String> {
-        self.secret.as_ref().map(|s| secret_hash([s.expose()]))
+        // Salted like the connectors' (see `DesiredConnector::secret_hash`).
+        self.secret
+            .as_ref()
+            .map(|s| secret_hash(["azureorg", self.object_name.as_str(), s.expose()]))
     }
 
     pub fn fields(&self) -> Fields {
