@@ -144,7 +144,7 @@ impl ObserverHub {
                 let snapshot = Arc::make_mut(&mut entry.snapshot);
                 let list = snapshot.connectors.entry(cloud).or_default();
                 list.retain(|c| c.id.as_deref() != Some(id));
-                list.extend(fresh);
+                list.extend(fresh.map(Arc::new));
             }
             _ => {
                 entry.snapshot = Arc::new(Snapshot::observe(client, &BTreeSet::from([kind])).await?);

@@ -437,20 +437,16 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     };
     // A create whose result was never recorded: search afresh before anything else.
     let pending = obj.annotations().contains_key(ANNOTATION_CREATE_PENDING) && desired.recorded.external_id.is_none();
-    // While Qualys is still synchronising a new object, read just that object
-    // (one call) rather than waiting for the shared snapshot's next refresh.
-    if was_creating(&object)
-        && let Some(id) = desired.recorded.external_id.as_deref()
-        && let Err(e) = shared
-            .observers
-            .record_write(&account.key, &account.client, ctx.kind, Some(id))
-            .await
-    {
-        tracing::debug!(error = %e, "refreshing a creating object failed");
-    }
+    // While Qualys is still synchronising a new object, accept only a recent
+    // snapshot: one batched refresh serves every object that is creating.
+    let max_age = if was_creating(&object) {
+        shared.settings.creating_requeue.min(resync)
+    } else {
+        resync
+    };
     let snapshot = match shared
         .observers
-        .view(&account.key, &account.client, ctx.kind, resync, pending)
+        .view(&account.key, &account.client, ctx.kind, max_age, pending)
         .await
     {
         Ok(s) => s,

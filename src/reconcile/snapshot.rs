@@ -4,6 +4,7 @@
 //! is read once (organizations are few per account).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use super::connector;
 use super::identity::Candidate;
@@ -21,7 +22,8 @@ pub struct OrgDetail {
 /// What Qualys holds for the kinds observed.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
-    pub connectors: BTreeMap<CloudKind, Vec<Connector>>,
+    /// Shared items, so upserting one connector copies pointers, not connectors.
+    pub connectors: BTreeMap<CloudKind, Vec<Arc<Connector>>>,
     pub orgs: Vec<OrgDetail>,
     pub groups: Vec<Group>,
     pub global_scan: Option<ScanConfig>,
@@ -37,7 +39,12 @@ impl Snapshot {
                 Kind::Aws | Kind::Azure | Kind::Gcp | Kind::Oci => {
                     let Some(cloud) = kind.cloud() else { continue };
                     let found = client.search_connectors(cloud, &[]).await?;
-                    let live = found.items.into_iter().filter(|c| c.is_deleted != Some(true)).collect();
+                    let live = found
+                        .items
+                        .into_iter()
+                        .filter(|c| c.is_deleted != Some(true))
+                        .map(Arc::new)
+                        .collect();
                     snap.connectors.insert(cloud, live);
                 }
                 Kind::AzureOrg => {
@@ -123,6 +130,7 @@ impl Snapshot {
             .get(&cloud)?
             .iter()
             .find(|c| c.id.as_deref() == Some(id))
+            .map(|c| &**c)
     }
 
     pub fn org(&self, id: &str) -> Option<&OrgDetail> {
