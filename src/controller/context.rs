@@ -11,6 +11,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use super::accounts::AccountRegistry;
 use super::observer::ObserverHub;
 use crate::metrics::Metrics;
+use crate::reconcile::group::MemberCandidate;
 use crate::reconcile::object::Kind;
 use crate::reconcile::planner::Claims;
 
@@ -48,7 +49,14 @@ pub struct Shared {
     /// (account, kind) → Qualys id → the object that maps to it, so two
     /// objects never adopt the same Qualys object.
     claims: Mutex<HashMap<(String, Kind), Claims>>,
+    /// Group member candidates of a namespace, read from the connector
+    /// controllers' caches (listing every connector per group reconcile was
+    /// the operator's largest memory and CPU cost at scale).
+    member_sources: Mutex<Vec<MemberSource>>,
 }
+
+/// Candidates of one namespace from one cache.
+pub type MemberSource = Box<dyn Fn(&str) -> Vec<MemberCandidate> + Send + Sync>;
 
 impl Shared {
     pub fn new(client: Client, accounts: AccountRegistry, metrics: Arc<Metrics>, settings: Settings) -> Self {
@@ -59,6 +67,7 @@ impl Shared {
             metrics,
             settings,
             claims: Mutex::default(),
+            member_sources: Mutex::default(),
         }
     }
 
@@ -74,6 +83,19 @@ impl Shared {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    pub fn add_member_source(&self, source: MemberSource) {
+        self.member_sources
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(source);
+    }
+
+    /// Connector objects of `namespace` a group may reference.
+    pub fn member_candidates(&self, namespace: &str) -> Vec<MemberCandidate> {
+        let sources = self.member_sources.lock().unwrap_or_else(|e| e.into_inner());
+        sources.iter().flat_map(|source| source(namespace)).collect()
     }
 
     /// The objects (`Kind/namespace/name`) that map to these ids.

@@ -33,6 +33,7 @@ use context::{Context, Settings, Shared};
 pub use reconciler::FINALIZER;
 use reconciler::{Reconciled, error_policy, reconcile};
 
+use crate::crd::group::MemberKind;
 use crate::crd::{
     AwsConnector, AzureConnector, AzureOrgConnector, ConnectorGroup, GcpConnector, GlobalScanConfiguration,
     OciConnector, QualysAccount,
@@ -40,6 +41,8 @@ use crate::crd::{
 use crate::metrics::Metrics;
 use crate::reconcile::account::UrlOverrides;
 use crate::reconcile::build::secret_refs;
+use crate::reconcile::connector::aws_account_of;
+use crate::reconcile::group::MemberCandidate;
 use crate::reconcile::object::Kind;
 use crate::telemetry::LogFormat;
 
@@ -208,6 +211,40 @@ fn woken<K: Reconciled>(
     })
 }
 
+fn labels_of(o: &impl kube::Resource) -> std::collections::BTreeMap<String, String> {
+    o.meta().labels.clone().unwrap_or_default()
+}
+
+fn aws_member(c: &AwsConnector) -> Option<MemberCandidate> {
+    let account = aws_account_of(&c.spec.arn)?;
+    Some(MemberCandidate {
+        kind: MemberKind::AwsConnector,
+        name: c.name_any(),
+        labels: labels_of(c),
+        account,
+    })
+}
+
+fn azure_member(c: &AzureConnector) -> Option<MemberCandidate> {
+    let account = c.spec.subscription_id.to_lowercase();
+    Some(MemberCandidate {
+        kind: MemberKind::AzureConnector,
+        name: c.name_any(),
+        labels: labels_of(c),
+        account,
+    })
+}
+
+fn gcp_member(c: &GcpConnector) -> Option<MemberCandidate> {
+    let account = c.spec.project_id.clone();
+    Some(MemberCandidate {
+        kind: MemberKind::GcpConnector,
+        name: c.name_any(),
+        labels: labels_of(c),
+        account,
+    })
+}
+
 /// An Api for one namespace, or all.
 fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -224,21 +261,44 @@ fn all_in_store<K: Reconciled>(store: &Store<K>) -> Vec<ObjectRef<K>> {
 }
 
 /// One controller for kind `K` in one namespace (or all).
+/// What every kind's controller shares in one run.
+#[derive(Clone)]
+struct Common<'a> {
+    config: &'a watcher::Config,
+    reporter: Reporter,
+    concurrency: u16,
+    shutdown: watch::Receiver<bool>,
+}
+
 fn controller<K: Reconciled>(
     shared: Arc<Shared>,
     kind: Kind,
     namespace: Option<&str>,
-    config: &watcher::Config,
-    reporter: Reporter,
-    concurrency: u16,
-    shutdown: watch::Receiver<bool>,
+    common: Common<'_>,
+    member: Option<fn(&K) -> Option<MemberCandidate>>,
 ) -> futures::future::BoxFuture<'static, ()> {
     let client = shared.client.clone();
     let secrets: Api<KubeSecret> = scoped(&client, namespace);
     let accounts: Api<QualysAccount> = scoped(&client, namespace);
-    let ctl = Controller::new(scoped::<K>(&client, namespace), config.clone())
-        .with_config(kube::runtime::controller::Config::default().concurrency(concurrency));
+    let mut settings = kube::runtime::controller::Config::default().concurrency(common.concurrency);
+    if matches!(kind, Kind::Group | Kind::AzureOrg) {
+        // A burst of member changes (say, a hundred connectors created) wakes
+        // each group or org connector once, not a hundred times.
+        settings = settings.debounce(Duration::from_secs(1));
+    }
+    let ctl = Controller::new(scoped::<K>(&client, namespace), common.config.clone()).with_config(settings);
     let store = ctl.store();
+    if let Some(extract) = member {
+        let cache = store.clone();
+        shared.add_member_source(Box::new(move |ns: &str| {
+            cache
+                .state()
+                .iter()
+                .filter(|o| o.namespace().as_deref() == Some(ns))
+                .filter_map(|o| extract(o))
+                .collect()
+        }));
+    }
     let by_secret = store.clone();
     let by_account = store.clone();
     let mut ctl = ctl
@@ -265,11 +325,11 @@ fn controller<K: Reconciled>(
     let context = Arc::new(Context {
         shared,
         kind,
-        recorder: Recorder::new(client, reporter.clone()),
-        reporter,
+        recorder: Recorder::new(client, common.reporter.clone()),
+        reporter: common.reporter,
         failures: Default::default(),
     });
-    let mut stop = shutdown;
+    let mut stop = common.shutdown;
     let signal = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
@@ -403,71 +463,30 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
     let mut controllers = Vec::new();
     for ns in &namespaces {
         let ns = ns.as_deref();
-        let c = args.max_concurrent_reconciles;
-        let s = || shutdown_rx.clone();
-        controllers.push(controller::<AwsConnector>(
-            shared.clone(),
-            Kind::Aws,
-            ns,
-            &config,
-            reporter.clone(),
-            c,
-            s(),
-        ));
-        controllers.push(controller::<AzureConnector>(
-            shared.clone(),
-            Kind::Azure,
-            ns,
-            &config,
-            reporter.clone(),
-            c,
-            s(),
-        ));
-        controllers.push(controller::<GcpConnector>(
-            shared.clone(),
-            Kind::Gcp,
-            ns,
-            &config,
-            reporter.clone(),
-            c,
-            s(),
-        ));
-        controllers.push(controller::<OciConnector>(
-            shared.clone(),
-            Kind::Oci,
-            ns,
-            &config,
-            reporter.clone(),
-            c,
-            s(),
-        ));
-        controllers.push(controller::<AzureOrgConnector>(
-            shared.clone(),
-            Kind::AzureOrg,
-            ns,
-            &config,
-            reporter.clone(),
-            c,
-            s(),
-        ));
-        controllers.push(controller::<ConnectorGroup>(
-            shared.clone(),
-            Kind::Group,
-            ns,
-            &config,
-            reporter.clone(),
-            c,
-            s(),
-        ));
-        controllers.push(controller::<GlobalScanConfiguration>(
-            shared.clone(),
-            Kind::GlobalScan,
-            ns,
-            &config,
-            reporter.clone(),
-            c,
-            s(),
-        ));
+        let common = Common {
+            config: &config,
+            reporter: reporter.clone(),
+            concurrency: args.max_concurrent_reconciles,
+            shutdown: shutdown_rx.clone(),
+        };
+        macro_rules! start {
+            ($k:ty, $kind:expr, $member:expr) => {
+                controllers.push(controller::<$k>(
+                    shared.clone(),
+                    $kind,
+                    ns,
+                    common.clone(),
+                    $member,
+                ))
+            };
+        }
+        start!(AwsConnector, Kind::Aws, Some(aws_member));
+        start!(AzureConnector, Kind::Azure, Some(azure_member));
+        start!(GcpConnector, Kind::Gcp, Some(gcp_member));
+        start!(OciConnector, Kind::Oci, None);
+        start!(AzureOrgConnector, Kind::AzureOrg, None);
+        start!(ConnectorGroup, Kind::Group, None);
+        start!(GlobalScanConfiguration, Kind::GlobalScan, None);
     }
     for ns in &namespaces {
         let api: Api<QualysAccount> = scoped(&client, ns.as_deref());

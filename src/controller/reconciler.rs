@@ -25,11 +25,9 @@ use super::conditions::{Reason, Verdict};
 use super::context::{Context, jitter, jitter_up};
 use super::guard::KubeGuard;
 use super::status::{self, FIELD_MANAGER, StatusInput, reason_for};
-use crate::crd::{AwsConnector, AzureConnector, AzureOrgConnector, GcpConnector};
+use crate::crd::{AzureConnector, AzureOrgConnector};
 use crate::qualys::Secret;
-use crate::reconcile::build::{
-    self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, member_candidate, org_member_names, secret_refs,
-};
+use crate::reconcile::build::{self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, org_member_names, secret_refs};
 use crate::reconcile::execute::{CreateGuard, execute};
 use crate::reconcile::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind};
 use crate::reconcile::plan::Action;
@@ -189,30 +187,9 @@ async fn gather_inputs(ctx: &Context, object: &Value, namespace: &str) -> Result
             }
         }
         Kind::Group => {
-            let mut values = Vec::new();
-            for c in Api::<AwsConnector>::namespaced(client.clone(), namespace)
-                .list(&Default::default())
-                .await?
-            {
-                values.push(serde_json::to_value(c).unwrap_or(Value::Null));
-            }
-            for c in Api::<AzureConnector>::namespaced(client.clone(), namespace)
-                .list(&Default::default())
-                .await?
-            {
-                values.push(serde_json::to_value(c).unwrap_or(Value::Null));
-            }
-            for c in Api::<GcpConnector>::namespaced(client, namespace)
-                .list(&Default::default())
-                .await?
-            {
-                values.push(serde_json::to_value(c).unwrap_or(Value::Null));
-            }
-            for v in values {
-                if let Some((ns, candidate)) = member_candidate(&v) {
-                    inputs.members.entry(ns).or_default().push(candidate);
-                }
-            }
+            inputs
+                .members
+                .insert(namespace.to_string(), ctx.shared.member_candidates(namespace));
         }
         _ => {}
     }
