@@ -45,6 +45,9 @@ pub struct Options {
     /// Sizes for the controller part.
     #[arg(long, value_delimiter = ',', default_value = "100,1000")]
     pub controller_sizes: Vec<usize>,
+    /// Number of ConnectorGroups (default 2 + N/1000; each selects 12 connectors).
+    #[arg(long)]
+    pub groups: Option<usize>,
     /// Latency the simulator adds to every API call, in milliseconds.
     #[arg(long, default_value_t = 50)]
     pub latency_ms: u64,
@@ -63,8 +66,9 @@ pub struct Options {
     /// How long an org test-connection job runs in the simulator.
     #[arg(long, default_value_t = 1000)]
     pub job_delay_ms: u64,
-    /// Operator resync interval, seconds (its floor is 60 s today; see docs/benchmarks.md).
-    #[arg(long, default_value_t = 60)]
+    /// Operator resync interval, seconds (passed as --resync-interval and the hidden
+    /// --min-resync-interval; production uses 10 minutes, the tables scale to it).
+    #[arg(long, default_value_t = 30)]
     pub resync_s: u64,
     /// Length of the steady-state window, in resync intervals.
     #[arg(long, default_value_t = 3)]
@@ -84,6 +88,10 @@ pub struct Options {
     /// RUST_LOG of the operator process (its log goes to a file in $TMPDIR).
     #[arg(long, default_value = "info")]
     pub operator_log: String,
+    /// Extra environment for the operator process, `KEY=VALUE` (repeatable), e.g.
+    /// `MALLOC_ARENA_MAX=2`.
+    #[arg(long = "operator-env", value_name = "KEY=VALUE")]
+    pub operator_env: Vec<String>,
     /// Also write every measurement as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,

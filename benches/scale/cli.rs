@@ -63,7 +63,7 @@ fn secs(since: Instant) -> f64 {
 
 pub async fn run(opts: &Options, n: usize) -> CliRun {
     let sim = sim::start(opts).await;
-    let workload = Workload::generate(n, "bench", &sim.base_url());
+    let workload = Workload::generate(n, opts.groups, "bench", &sim.base_url());
     let mix = workload.mix;
     let ws = Workspace::from_documents(workload.documents()).unwrap_or_else(|e| panic!("workspace: {e}"));
     let mut state = State::default();

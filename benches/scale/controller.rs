@@ -137,6 +137,7 @@ pub struct ControllerRun {
     pub n: usize,
     pub mix: Mix,
     pub resync_s: u64,
+    pub operator_env: Vec<String>,
     /// Time to create the N objects in Kubernetes.
     pub create_s: f64,
     /// From the first create to every object Ready (calls over the same span).
@@ -158,6 +159,8 @@ pub struct ControllerRun {
     pub drift_corrected: usize,
     pub operator_converge: ProcStat,
     pub operator_steady_cpu_s: f64,
+    /// VmRSS at the end of the steady window.
+    pub operator_steady_rss_kib: u64,
     pub operator_end: ProcStat,
     /// CPU seconds the kube-apiserver and etcd used during convergence and the steady window.
     pub control_plane_converge_cpu_s: BTreeMap<String, f64>,
@@ -333,7 +336,13 @@ fn start_operator(opts: &Options, ns: &str, sim: &SimHandle, log: &Path) -> (Ope
     let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
     let err = file.try_clone().unwrap_or_else(|e| panic!("{e}"));
     let resync = format!("{}s", opts.resync_s);
-    let child = Command::new(bin)
+    let mut command = Command::new(bin);
+    for pair in &opts.operator_env {
+        if let Some((k, v)) = pair.split_once('=') {
+            command.env(k, v);
+        }
+    }
+    let child = command
         .args(["run", "--namespace", ns, "--qualys-url-override"])
         .arg(sim.base_url())
         .args(["--default-account", &format!("{ns}/default")])
@@ -391,7 +400,7 @@ pub async fn run(opts: &Options, n: usize) -> ControllerRun {
         )
         .await
         .unwrap_or_else(|e| panic!("namespace {ns}: {e}"));
-    let w = Workload::generate(n, &ns, &sim.base_url());
+    let w = Workload::generate(n, opts.groups, &ns, &sim.base_url());
     let mix = w.mix;
     eprintln!("[controller n={n}] namespace {ns}, {mix:?}");
     let created_support = create_all(&client, &ns, &w.support, 8).await;
@@ -423,6 +432,7 @@ pub async fn run(opts: &Options, n: usize) -> ControllerRun {
     eprintln!("[controller n={n}] {created} objects created in Kubernetes in {create_s:.1}s");
     let deadline = t0 + Duration::from_secs(opts.controller_timeout_s);
     let mut last_report = Instant::now();
+    let mut last_calls = Calls::default();
     let all_ready = loop {
         let ready = {
             let t = tracker.lock().unwrap_or_else(|e| e.into_inner());
@@ -437,12 +447,20 @@ pub async fn run(opts: &Options, n: usize) -> ControllerRun {
         }
         if last_report.elapsed() > Duration::from_secs(30) {
             let c = Calls::of(&sim);
+            let rss = proc_stat(operator.pid()).unwrap_or_default();
             eprintln!(
-                "    {:>6.0}s: {ready}/{n} Ready, {} Qualys calls ({} throttled on the wire)",
+                "    {:>6.0}s: {ready}/{n} Ready, {} Qualys calls ({} throttled on the wire; last 30 s: +{} searches, +{} gets, +{} creates, +{} other writes), operator RSS {} MiB (peak {} MiB)",
                 t0.elapsed().as_secs_f64(),
                 c.total,
-                c.throttled
+                c.throttled,
+                c.searches - last_calls.searches,
+                c.gets - last_calls.gets,
+                c.creates - last_calls.creates,
+                (c.writes - c.creates) - (last_calls.writes - last_calls.creates),
+                rss.rss_kib / 1024,
+                rss.peak_rss_kib / 1024
             );
+            last_calls = c;
             last_report = Instant::now();
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -483,7 +501,9 @@ pub async fn run(opts: &Options, n: usize) -> ControllerRun {
         wall_s: t.elapsed().as_secs_f64(),
         calls: Calls::of(&sim),
     };
-    let operator_steady_cpu_s = proc_stat(operator.pid()).unwrap_or_default().cpu_s - cpu_before;
+    let after_steady = proc_stat(operator.pid()).unwrap_or_default();
+    let operator_steady_cpu_s = after_steady.cpu_s - cpu_before;
+    let operator_steady_rss_kib = after_steady.rss_kib;
     let control_plane_steady_cpu_s = control_plane_cpu(&cp_before);
     let steady_intervals = steady.wall_s / opts.resync_s as f64;
     eprintln!(
@@ -548,6 +568,7 @@ pub async fn run(opts: &Options, n: usize) -> ControllerRun {
         n,
         mix,
         resync_s: opts.resync_s,
+        operator_env: opts.operator_env.clone(),
         create_s,
         converge,
         all_ready,
@@ -563,6 +584,7 @@ pub async fn run(opts: &Options, n: usize) -> ControllerRun {
         drift_corrected,
         operator_converge,
         operator_steady_cpu_s,
+        operator_steady_rss_kib,
         operator_end,
         control_plane_converge_cpu_s,
         control_plane_steady_cpu_s,

@@ -16,6 +16,8 @@ pub struct Machine {
     pub ram_mib: u64,
     pub kernel: String,
     pub load: String,
+    /// `git rev-parse --short HEAD`, with `+dirty` when src/ has uncommitted changes.
+    pub commit: String,
 }
 
 impl Machine {
@@ -46,19 +48,34 @@ impl Machine {
         let load = std::fs::read_to_string("/proc/loadavg")
             .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
             .unwrap_or_default();
+        let git = |args: &[&str]| {
+            Command::new("git")
+                .args(args)
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .output()
+                .ok()
+                .and_then(|o| String::from_utf8(o.stdout).ok())
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        };
+        let mut commit = git(&["rev-parse", "--short", "HEAD"]);
+        if !git(&["status", "--porcelain", "--", "src"]).is_empty() {
+            commit.push_str("+dirty");
+        }
         Machine {
             cpu,
             cores,
             ram_mib,
             kernel,
             load,
+            commit,
         }
     }
 
     pub fn line(&self) -> String {
         format!(
-            "machine: {} ({} cores), {} MiB RAM, Linux {}, load average {}",
-            self.cpu, self.cores, self.ram_mib, self.kernel, self.load
+            "machine: {} ({} cores), {} MiB RAM, Linux {}, load average {}; commit {}",
+            self.cpu, self.cores, self.ram_mib, self.kernel, self.load, self.commit
         )
     }
 }
@@ -299,12 +316,17 @@ pub fn markdown(opts: &Options, machine: &Machine, load_after: &str, cli: &[CliR
         for r in ctl {
             let _ = writeln!(
                 s,
-                "- N = {}: reasons {:?}; warnings {:?}; operator VmHWM {}, VmRSS at end {}",
+                "- N = {}{}: reasons {:?}; warnings {:?}; operator VmHWM {}, VmRSS after the steady window {}",
                 r.n,
+                if r.operator_env.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (operator env {})", r.operator_env.join(" "))
+                },
                 r.reasons_seen,
                 r.warning_events,
                 mib(r.operator_end.peak_rss_kib),
-                mib(r.operator_end.rss_kib)
+                mib(r.operator_steady_rss_kib)
             );
         }
     }

@@ -26,9 +26,10 @@ pub struct Mix {
 
 impl Mix {
     /// Mostly connectors (35 % AWS, 30 % Azure, 20 % GCP, the rest OCI), one
-    /// organization connector, one global scan configuration and 2 + n/1000 groups.
-    pub fn for_total(n: usize) -> Self {
-        let groups = 2 + n / 1000;
+    /// organization connector, one global scan configuration and 2 + n/1000
+    /// groups (or `groups`).
+    pub fn for_total(n: usize, groups: Option<usize>) -> Self {
+        let groups = groups.unwrap_or(2 + n / 1000);
         let connectors = n.saturating_sub(groups + 2);
         let aws = connectors * 35 / 100;
         let azure = connectors * 30 / 100;
@@ -108,8 +109,8 @@ fn group_label(i: usize, groups: usize) -> Option<Value> {
 
 impl Workload {
     /// `n` objects in `namespace`; the account talks to `qualys_url`.
-    pub fn generate(n: usize, namespace: &str, qualys_url: &str) -> Self {
-        let mix = Mix::for_total(n);
+    pub fn generate(n: usize, groups: Option<usize>, namespace: &str, qualys_url: &str) -> Self {
+        let mix = Mix::for_total(n, groups);
         let mut support = vec![
             secret(
                 "qualys-credentials",
