@@ -19,6 +19,7 @@ use kube::{Api, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use super::accounts::ResolvedAccount;
 use super::conditions::{Reason, Verdict};
@@ -88,13 +89,16 @@ pub async fn reconcile<K: Reconciled>(obj: Arc<K>, ctx: Arc<Context>) -> Result<
     let namespace = obj.namespace().unwrap_or_default();
     let api: Api<K> = Api::namespaced(ctx.shared.client.clone(), &namespace);
     let reference = format!("{}/{}/{}", ctx.kind, namespace, obj.name_any());
+    // The span is attached to the future, never entered across an await: an
+    // entered guard held over awaits corrupts the subscriber's span stack
+    // when the task moves between worker threads.
     let span = tracing::info_span!("reconcile", object = %reference);
-    let _enter = span.enter();
     let result = finalizer(&api, FINALIZER, obj, |event| async {
         match event {
             FinalizerEvent::Apply(o) | FinalizerEvent::Cleanup(o) => sync(o, &api, &ctx).await,
         }
     })
+    .instrument(span)
     .await
     .map_err(|e| match e {
         kube::runtime::finalizer::Error::ApplyFailed(inner) | kube::runtime::finalizer::Error::CleanupFailed(inner) => {
