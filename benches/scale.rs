@@ -100,6 +100,43 @@ pub struct Options {
     pub bench: bool,
 }
 
+/// Writes everything measured so far (after every size, so an interrupted run keeps its results).
+fn save(
+    opts: &Options,
+    started: &jiff::Timestamp,
+    machine: &report::Machine,
+    cli_runs: &[cli::CliRun],
+    controller_runs: &[controller::ControllerRun],
+) {
+    let Some(path) = &opts.json else { return };
+    let json = serde_json::json!({
+        "started": started.to_string(),
+        "machine": machine,
+        "loadNow": report::Machine::read().load,
+        "options": format!("{opts:?}"),
+        "cli": cli_runs,
+        "controller": controller_runs,
+    });
+    if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&json).unwrap_or_default()) {
+        eprintln!("writing {}: {e}", path.display());
+    }
+}
+
+/// On SIGTERM / Ctrl-C: stop the operator process this harness started, then exit.
+async fn stop_on_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    eprintln!("interrupted: stopping the operator and exiting (results so far are in --json)");
+    controller::stop_running_operator();
+    std::process::exit(143);
+}
+
 fn main() -> std::process::ExitCode {
     let opts = Options::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -111,16 +148,19 @@ fn main() -> std::process::ExitCode {
     let machine = report::Machine::read();
     eprintln!("{}", machine.line());
     let (cli_runs, controller_runs) = runtime.block_on(async {
+        tokio::spawn(stop_on_signal());
         let mut cli_runs = Vec::new();
+        let mut controller_runs = Vec::new();
         if !opts.skip_cli {
             for &n in &opts.sizes {
                 cli_runs.push(cli::run(&opts, n).await);
+                save(&opts, &started, &machine, &cli_runs, &controller_runs);
             }
         }
-        let mut controller_runs = Vec::new();
         if opts.controller {
             for &n in &opts.controller_sizes {
                 controller_runs.push(controller::run(&opts, n).await);
+                save(&opts, &started, &machine, &cli_runs, &controller_runs);
             }
         }
         (cli_runs, controller_runs)
@@ -128,19 +168,7 @@ fn main() -> std::process::ExitCode {
     let load_after = report::Machine::read().load;
     let text = report::markdown(&opts, &machine, &load_after, &cli_runs, &controller_runs);
     println!("{text}");
-    if let Some(path) = &opts.json {
-        let json = serde_json::json!({
-            "started": started.to_string(),
-            "machine": machine,
-            "loadAfter": load_after,
-            "options": format!("{opts:?}"),
-            "cli": cli_runs,
-            "controller": controller_runs,
-        });
-        if let Err(e) = std::fs::write(path, serde_json::to_string_pretty(&json).unwrap_or_default()) {
-            eprintln!("writing {}: {e}", path.display());
-        }
-    }
+    save(&opts, &started, &machine, &cli_runs, &controller_runs);
     let failed = cli_runs.iter().any(report::cli_missed) || controller_runs.iter().any(report::controller_missed);
     if failed {
         eprintln!("some targets were missed (see the tables)");

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -294,17 +295,30 @@ struct Operator {
     child: Child,
 }
 
+/// Pid of the operator currently running (0: none), for the signal handler.
+static RUNNING_OPERATOR: AtomicU32 = AtomicU32::new(0);
+
+fn terminate(pid: u32) {
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+}
+
+/// SIGTERM to the operator this harness started, if one is running.
+pub fn stop_running_operator() {
+    let pid = RUNNING_OPERATOR.swap(0, Ordering::SeqCst);
+    if pid != 0 {
+        terminate(pid);
+    }
+}
+
 impl Operator {
     fn pid(&self) -> u32 {
         self.child.id()
     }
 
     fn stop(&mut self) {
+        let _ = RUNNING_OPERATOR.compare_exchange(self.child.id(), 0, Ordering::SeqCst, Ordering::SeqCst);
         if let Ok(None) = self.child.try_wait() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(self.child.id().to_string())
-                .status();
+            terminate(self.child.id());
             for _ in 0..100 {
                 if let Ok(Some(_)) = self.child.try_wait() {
                     return;
@@ -354,6 +368,7 @@ fn start_operator(opts: &Options, ns: &str, sim: &SimHandle, log: &Path) -> (Ope
         .stderr(err)
         .spawn()
         .unwrap_or_else(|e| panic!("starting {bin}: {e}"));
+    RUNNING_OPERATOR.store(child.id(), Ordering::SeqCst);
     (Operator { child }, metrics)
 }
 
