@@ -10,6 +10,7 @@ mod guard;
 mod leader;
 mod observer;
 mod reconciler;
+mod secret_index;
 mod server;
 pub mod status;
 
@@ -21,10 +22,11 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret as KubeSecret;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, CustomResourceExt, ResourceExt};
 use tokio::sync::watch;
 
@@ -32,7 +34,9 @@ pub use accounts::AccountError;
 use context::{Context, Settings, Shared};
 pub use reconciler::FINALIZER;
 use reconciler::{Reconciled, error_policy, reconcile};
+use secret_index::SecretReferences;
 
+use crate::crd::common::QualysStatus;
 use crate::crd::group::MemberKind;
 use crate::crd::{
     AwsConnector, AzureConnector, AzureOrgConnector, ConnectorGroup, GcpConnector, GlobalScanConfiguration,
@@ -40,7 +44,7 @@ use crate::crd::{
 };
 use crate::metrics::Metrics;
 use crate::reconcile::account::UrlOverrides;
-use crate::reconcile::build::secret_refs;
+use crate::reconcile::build::ANNOTATION_CREATE_SUCCEEDED;
 use crate::reconcile::connector::aws_account_of;
 use crate::reconcile::group::MemberCandidate;
 use crate::reconcile::object::Kind;
@@ -160,23 +164,6 @@ async fn shutdown_signal() {
     }
 }
 
-/// Objects of `K` in the store that reference Secret `name` in its namespace.
-fn referencing_secret<K: Reconciled>(store: &Store<K>, secret: &KubeSecret) -> Vec<ObjectRef<K>> {
-    let ns = secret.namespace().unwrap_or_default();
-    let name = secret.name_any();
-    store
-        .state()
-        .into_iter()
-        .filter(|o| o.namespace().unwrap_or_default() == ns)
-        .filter(|o| {
-            serde_json::to_value(&**o)
-                .map(|v| secret_refs(&v).iter().any(|(_, r)| r.name == name))
-                .unwrap_or(false)
-        })
-        .map(|o| ObjectRef::from_obj(&*o))
-        .collect()
-}
-
 /// Objects of `K` whose Qualys object changed in a snapshot refresh: they are
 /// reconciled now rather than at their next resync (DESIGN.md §3).
 fn woken<K: Reconciled>(
@@ -215,6 +202,17 @@ fn labels_of(o: &impl kube::Resource) -> std::collections::BTreeMap<String, Stri
     o.meta().labels.clone().unwrap_or_default()
 }
 
+/// Whether the object's Qualys connector exists: its id is in status, or
+/// the create-succeeded annotation recorded it before status was written.
+fn has_connector(o: &impl kube::Resource, status: Option<&QualysStatus>) -> bool {
+    status.and_then(|s| s.external_id.as_ref()).is_some()
+        || o.meta()
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(ANNOTATION_CREATE_SUCCEEDED))
+            .is_some_and(|id| !id.is_empty())
+}
+
 fn aws_member(c: &AwsConnector) -> Option<MemberCandidate> {
     let account = aws_account_of(&c.spec.arn)?;
     Some(MemberCandidate {
@@ -222,6 +220,7 @@ fn aws_member(c: &AwsConnector) -> Option<MemberCandidate> {
         name: c.name_any(),
         labels: labels_of(c),
         account,
+        waiting: !has_connector(c, c.status.as_ref().map(|s| &s.common)),
     })
 }
 
@@ -232,6 +231,7 @@ fn azure_member(c: &AzureConnector) -> Option<MemberCandidate> {
         name: c.name_any(),
         labels: labels_of(c),
         account,
+        waiting: !has_connector(c, c.status.as_ref().map(|s| &s.common)),
     })
 }
 
@@ -242,6 +242,7 @@ fn gcp_member(c: &GcpConnector) -> Option<MemberCandidate> {
         name: c.name_any(),
         labels: labels_of(c),
         account,
+        waiting: !has_connector(c, c.status.as_ref().map(|s| &s.common)),
     })
 }
 
@@ -254,6 +255,27 @@ where
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     }
+}
+
+/// Changes to objects of `R` in one namespace (or all), metadata only.
+fn related<R>(
+    client: &Client,
+    namespace: Option<&str>,
+) -> impl futures::Stream<Item = Result<PartialObjectMeta<R>, watcher::Error>> + Send + 'static
+where
+    R: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    watcher(
+        scoped::<PartialObjectMeta<R>>(client, namespace),
+        watcher::Config::default(),
+    )
+    .touched_objects()
 }
 
 fn all_in_store<K: Reconciled>(store: &Store<K>) -> Vec<ObjectRef<K>> {
@@ -278,16 +300,20 @@ fn controller<K: Reconciled>(
     member: Option<fn(&K) -> Option<MemberCandidate>>,
 ) -> futures::future::BoxFuture<'static, ()> {
     let client = shared.client.clone();
-    let secrets: Api<KubeSecret> = scoped(&client, namespace);
-    let accounts: Api<QualysAccount> = scoped(&client, namespace);
     let mut settings = kube::runtime::controller::Config::default().concurrency(common.concurrency);
     if matches!(kind, Kind::Group | Kind::AzureOrg) {
         // A burst of member changes (say, a hundred connectors created) wakes
         // each group or org connector once, not a hundred times.
         settings = settings.debounce(Duration::from_secs(1));
     }
-    let ctl = Controller::new(scoped::<K>(&client, namespace), common.config.clone()).with_config(settings);
-    let store = ctl.store();
+    let (store, writer) = reflector::store();
+    // The store holds every object for the life of the process. Field
+    // managers are about half of each object and nothing here reads them.
+    let objects = watcher(scoped::<K>(&client, namespace), common.config.clone())
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .applied_objects();
+    let ctl = Controller::for_stream(objects, store.clone()).with_config(settings);
     if let Some(extract) = member {
         let cache = store.clone();
         shared.add_member_source(Box::new(move |ns: &str| {
@@ -299,26 +325,29 @@ fn controller<K: Reconciled>(
                 .collect()
         }));
     }
-    let by_secret = store.clone();
+    // Related objects only wake ours, so their metadata is enough: the
+    // operator never holds Secret data it does not use.
+    let references = SecretReferences::new(store.clone());
     let by_account = store.clone();
     let mut ctl = ctl
-        .watches(secrets, watcher::Config::default(), move |s| {
-            referencing_secret(&by_secret, &s)
+        .watches_stream(related::<KubeSecret>(&client, namespace), move |s| {
+            references.of(&s.namespace().unwrap_or_default(), &s.name_any())
         })
-        .watches(accounts, watcher::Config::default(), move |_| all_in_store(&by_account));
+        .watches_stream(related::<QualysAccount>(&client, namespace), move |_| {
+            all_in_store(&by_account)
+        });
     // Groups follow their members' account ids; orgs their members' Qualys ids.
     if matches!(kind, Kind::Group | Kind::AzureOrg) {
         let s1 = store.clone();
         let s2 = store.clone();
         let s3 = store.clone();
-        let azure: Api<AzureConnector> = scoped(&client, namespace);
-        ctl = ctl.watches(azure, watcher::Config::default(), move |_| all_in_store(&s1));
+        ctl = ctl.watches_stream(related::<AzureConnector>(&client, namespace), move |_| {
+            all_in_store(&s1)
+        });
         if kind == Kind::Group {
-            let aws: Api<AwsConnector> = scoped(&client, namespace);
-            let gcp: Api<GcpConnector> = scoped(&client, namespace);
             ctl = ctl
-                .watches(aws, watcher::Config::default(), move |_| all_in_store(&s2))
-                .watches(gcp, watcher::Config::default(), move |_| all_in_store(&s3));
+                .watches_stream(related::<AwsConnector>(&client, namespace), move |_| all_in_store(&s2))
+                .watches_stream(related::<GcpConnector>(&client, namespace), move |_| all_in_store(&s3));
         }
     }
     ctl = ctl.reconcile_on(woken::<K>(&shared, kind));
@@ -490,13 +519,12 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
     }
     for ns in &namespaces {
         let api: Api<QualysAccount> = scoped(&client, ns.as_deref());
-        let secrets: Api<KubeSecret> = scoped(&client, ns.as_deref());
         let ctl = Controller::new(api, watcher::Config::default());
         let store = ctl.store();
         let mut stop = shutdown_rx.clone();
         let ctx = Arc::new(account_status::AccountContext { shared: shared.clone() });
         controllers.push(Box::pin(
-            ctl.watches(secrets, watcher::Config::default(), move |s: KubeSecret| {
+            ctl.watches_stream(related::<KubeSecret>(&client, ns.as_deref()), move |s| {
                 let ns = s.namespace().unwrap_or_default();
                 let name = s.name_any();
                 store

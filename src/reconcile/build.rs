@@ -166,6 +166,8 @@ pub fn member_candidate(object: &Value) -> Option<(String, MemberCandidate)> {
             name,
             labels,
             account,
+            // `plan` and `apply` create connectors before groups.
+            waiting: false,
         },
     ))
 }

@@ -7,12 +7,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use serde_json::Value;
 
 use super::group::membership_changes;
 use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
 use super::org::PENDING_MEMBER;
-use super::plan::{Action, FieldChange, ObjectPlan};
+use super::plan::{Action, FieldChange, ObjectPlan, string_list};
 use crate::qualys::{QualysClient, QualysError, ScanConfig};
 
 /// What executing a plan did, including what succeeded before a failure (a
@@ -101,13 +100,6 @@ fn input(action: &str) -> impl FnOnce(String) -> ExecError + '_ {
         action: action.to_string(),
         message,
     }
-}
-
-fn string_list(v: &Option<Value>) -> Vec<String> {
-    v.as_ref()
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
 }
 
 fn scan_config(obj: &DesiredObject) -> Option<ScanConfig> {

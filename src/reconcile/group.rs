@@ -16,6 +16,10 @@ pub struct MemberCandidate {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     pub account: String,
+    /// The object has no Qualys connector yet (the controller is still
+    /// creating it). Qualys refuses a member account without a connector, so
+    /// the group adds it once the connector exists.
+    pub waiting: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +29,9 @@ pub struct DesiredGroup {
     pub members: Vec<String>,
     /// Member references that matched nothing.
     pub unresolved: Vec<String>,
+    /// Members whose connector is still being created: `(key, Kind/name)`.
+    /// Not added yet, and not removed if Qualys already has them.
+    pub waiting: Vec<(String, String)>,
 }
 
 fn cloud_of(kind: MemberKind) -> &'static str {
@@ -38,19 +45,25 @@ fn cloud_of(kind: MemberKind) -> &'static str {
 /// Resolve the spec's three member lists against the connector objects the
 /// caller knows (same namespace).
 pub fn resolve(spec: &ConnectorGroupSpec, object_name: &str, candidates: &[MemberCandidate]) -> DesiredGroup {
-    let mut members = BTreeSet::new();
+    let mut matched: Vec<&MemberCandidate> = Vec::new();
     let mut unresolved = Vec::new();
     for r in &spec.members.connectors {
         match candidates.iter().find(|c| c.kind == r.kind && c.name == r.name) {
-            Some(c) => {
-                members.insert(member_key(cloud_of(c.kind), &c.account));
-            }
+            Some(c) => matched.push(c),
             None => unresolved.push(format!("{:?}/{}", r.kind, r.name)),
         }
     }
     if let Some(selector) = &spec.members.selector {
-        for c in candidates.iter().filter(|c| selector_matches(selector, &c.labels)) {
-            members.insert(member_key(cloud_of(c.kind), &c.account));
+        matched.extend(candidates.iter().filter(|c| selector_matches(selector, &c.labels)));
+    }
+    let mut members = BTreeSet::new();
+    let mut waiting = BTreeMap::new();
+    for c in matched {
+        let key = member_key(cloud_of(c.kind), &c.account);
+        if c.waiting {
+            waiting.entry(key).or_insert_with(|| format!("{:?}/{}", c.kind, c.name));
+        } else {
+            members.insert(key);
         }
     }
     for a in &spec.members.accounts {
@@ -60,10 +73,13 @@ pub fn resolve(spec: &ConnectorGroupSpec, object_name: &str, candidates: &[Membe
             .unwrap_or_default();
         members.insert(member_key(&cloud, &a.account_identifier));
     }
+    // Another object for the same account may already have its connector.
+    waiting.retain(|key, _| !members.contains(key));
     DesiredGroup {
         name: spec.name.clone().unwrap_or_else(|| object_name.to_string()),
         members: members.into_iter().collect(),
         unresolved,
+        waiting: waiting.into_iter().collect(),
     }
 }
 
@@ -143,6 +159,7 @@ mod tests {
             name: name.into(),
             labels: [("team".to_string(), team.to_string())].into(),
             account: account.into(),
+            waiting: false,
         }
     }
 
@@ -184,6 +201,32 @@ mod tests {
             vec!["AWS:111111111111".to_string(), "GCP:proj-1".to_string()]
         );
         assert_eq!(group.unresolved, vec!["AwsConnector/missing".to_string()]);
+    }
+
+    #[test]
+    fn members_without_a_connector_yet_wait() {
+        let spec = ConnectorGroupSpec {
+            name: None,
+            members: GroupMembers {
+                connectors: Vec::new(),
+                selector: Some(LabelSelector {
+                    match_labels: Some([("team".to_string(), "platform".to_string())].into()),
+                    ..LabelSelector::default()
+                }),
+                accounts: Vec::new(),
+            },
+            management: Default::default(),
+        };
+        let waiting = |c: MemberCandidate| MemberCandidate { waiting: true, ..c };
+        let candidates = [
+            candidate(MemberKind::AwsConnector, "ready", "platform", "1"),
+            waiting(candidate(MemberKind::AwsConnector, "new", "platform", "2")),
+            // Same account as a connector that exists: a member, not waiting.
+            waiting(candidate(MemberKind::AwsConnector, "twin", "platform", "1")),
+        ];
+        let group = resolve(&spec, "obj", &candidates);
+        assert_eq!(group.members, ["AWS:1"]);
+        assert_eq!(group.waiting, [("AWS:2".to_string(), "AwsConnector/new".to_string())]);
     }
 
     #[test]

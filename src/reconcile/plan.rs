@@ -245,6 +245,14 @@ impl Plan {
     }
 }
 
+/// The strings of a list-valued field (`before`/`after` of a members change).
+pub fn string_list(v: &Option<Value>) -> Vec<String> {
+    v.as_ref()
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

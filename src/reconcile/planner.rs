@@ -10,7 +10,7 @@ use super::group;
 use super::identity::{self, Resolution};
 use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
 use super::org::{self, PENDING_MEMBER};
-use super::plan::{Action, FieldChange, ObjectPlan};
+use super::plan::{Action, FieldChange, ObjectPlan, string_list};
 use super::snapshot::Snapshot;
 use crate::crd::common::DeletionPolicy;
 
@@ -81,6 +81,11 @@ fn pending_members(obj: &DesiredObject) -> Vec<String> {
             .unresolved
             .iter()
             .map(|r| format!("member {r} matches no connector object"))
+            .chain(
+                g.waiting
+                    .iter()
+                    .map(|(_, r)| format!("member {r} has no Qualys connector yet; it is added once created")),
+            )
             .collect(),
         _ => Vec::new(),
     }
@@ -146,6 +151,9 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     }
     let observed = observed_fields(obj, snap, &id).unwrap_or_default();
     let mut changes = diff(&desired, &observed);
+    if let Model::Group(g) = &obj.model {
+        keep_waiting_members(&mut changes, &g.waiting);
+    }
     // A pending member cannot be attached yet: not a change to make now.
     if obj.kind == Kind::AzureOrg {
         changes.retain(|c| c.path != "spec.members" || !only_pending_added(c));
@@ -194,14 +202,8 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
 
 /// True when the members change only adds pending (not yet created) members.
 fn only_pending_added(change: &FieldChange) -> bool {
-    let list = |v: &Option<Value>| -> Vec<String> {
-        v.as_ref()
-            .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-            .unwrap_or_default()
-    };
-    let before = list(&change.before);
-    let after: Vec<String> = list(&change.after)
+    let before = string_list(&change.before);
+    let after: Vec<String> = string_list(&change.after)
         .into_iter()
         .filter(|m| !m.starts_with(PENDING_MEMBER))
         .collect();
@@ -210,6 +212,31 @@ fn only_pending_added(change: &FieldChange) -> bool {
     let mut a = after;
     a.sort();
     a == b
+}
+
+/// A group member whose connector is still being created is not added
+/// (Qualys refuses an account without a connector) nor removed if Qualys
+/// already lists it.
+fn keep_waiting_members(changes: &mut Vec<FieldChange>, waiting: &[(String, String)]) {
+    if waiting.is_empty() {
+        return;
+    }
+    changes.retain_mut(|c| {
+        if c.path != "spec.members" {
+            return true;
+        }
+        let mut before = string_list(&c.before);
+        let mut after = string_list(&c.after);
+        after.extend(before.iter().filter(|m| waiting.iter().any(|(k, _)| k == *m)).cloned());
+        after.sort();
+        after.dedup();
+        before.sort();
+        if after == before {
+            return false;
+        }
+        c.after = Some(Value::Array(after.into_iter().map(Value::String).collect()));
+        true
+    });
 }
 
 fn push_run(obj: &DesiredObject, id: Option<&str>, plan: &mut ObjectPlan) {
@@ -297,5 +324,38 @@ fn plan_deletion(obj: &DesiredObject, snap: &Snapshot, plan: &mut ObjectPlan) {
         }),
         (DeletionPolicy::Disable, _) => plan.actions.push(Action::Disable { id }),
         (DeletionPolicy::Delete, _) => plan.actions.push(Action::Delete { id }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn members_change(before: &[&str], after: &[&str]) -> FieldChange {
+        FieldChange {
+            path: "spec.members".into(),
+            before: Some(json!(before)),
+            after: Some(json!(after)),
+            secret: false,
+        }
+    }
+
+    #[test]
+    fn waiting_group_members_are_neither_added_nor_removed() {
+        let waiting = [("AZURE:w".to_string(), "AzureConnector/w".to_string())];
+        // Qualys lists the waiting member already: keep it, still add B.
+        let mut changes = vec![members_change(&["AWS:a", "AZURE:w"], &["AWS:a", "AWS:b"])];
+        keep_waiting_members(&mut changes, &waiting);
+        assert_eq!(string_list(&changes[0].after), ["AWS:a", "AWS:b", "AZURE:w"]);
+        // Only the waiting member differs: no change at all.
+        let mut changes = vec![members_change(&["AWS:a", "AZURE:w"], &["AWS:a"])];
+        keep_waiting_members(&mut changes, &waiting);
+        assert!(changes.is_empty(), "{changes:?}");
+        // Nothing waits: a removal stays a removal.
+        let mut changes = vec![members_change(&["AWS:a", "AZURE:w"], &["AWS:a"])];
+        keep_waiting_members(&mut changes, &[]);
+        assert_eq!(string_list(&changes[0].after), ["AWS:a"]);
     }
 }
