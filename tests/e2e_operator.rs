@@ -1086,6 +1086,56 @@ fn e2e_two_replicas_elect_one_leader_and_the_other_takes_over_when_it_dies() {
     }
 }
 
+/// One global scan configuration per account: a second object is a
+/// Conflict, and stays one across resyncs without taking the first one's
+/// place (the first stays Ready and Qualys keeps its settings).
+#[test]
+fn e2e_a_second_global_scan_configuration_conflicts_without_displacing_the_first() {
+    if !e2e() {
+        return;
+    }
+    let env = Env::with_operator("twoscans");
+    env.apply_account();
+    let scan = |name: &str, prefix: &str| {
+        fill(
+            "apiVersion: qualys-operator.io/v1alpha1
+kind: GlobalScanConfiguration
+metadata:
+  name: {{NAME}}
+spec:
+  optionProfileId: 2
+  recurrence: DAILY
+  scanPrefix: {{PREFIX}}
+  startDate: \"01/15/2027\"
+  startTime: \"01:00\"
+  timezone: UTC
+",
+            &[("NAME", name), ("PREFIX", prefix)],
+        )
+    };
+    env.apply(&scan("first", "first"));
+    env.wait_ready("globalscanconfiguration", "first", READY);
+    env.apply(&scan("second", "second"));
+    env.wait_condition("globalscanconfiguration", "second", "False", Some("Conflict"), READY);
+    // Several resyncs of both.
+    std::thread::sleep(RESYNC * 4);
+    let first = env.must_get("globalscanconfiguration", "first");
+    assert_eq!(
+        condition(&first, "Ready").map(|(s, r, _)| (s, r)),
+        Some(("True".to_string(), "Available".to_string())),
+        "the first keeps the account's configuration: {}",
+        first["status"]
+    );
+    let second = env.must_get("globalscanconfiguration", "second");
+    assert_eq!(
+        condition(&second, "Ready").map(|(_, r, _)| r),
+        Some("Conflict".to_string()),
+        "{}",
+        second["status"]
+    );
+    assert_eq!(env.sim_tenant()["globalScan"]["scanPrefix"], "first");
+}
+
 // ---------------------------------------------------------------------------
 // 11. Health and metrics
 

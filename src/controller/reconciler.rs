@@ -466,7 +466,11 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     } else {
         snapshot
     };
-    let claimed = if ctx.kind == Kind::GlobalScan && !deleting {
+    // The account's one global scan configuration is held by its first object
+    // even before Qualys has it; a second one that met the holder's claim
+    // (a Conflict) must not take it over.
+    let conflicted = plan.actions.iter().any(|a| matches!(a, Action::Conflict { .. }));
+    let claimed = if ctx.kind == Kind::GlobalScan && !deleting && !conflicted {
         Some(GLOBAL_SCAN_KEY)
     } else {
         applied.external_id.as_deref()
