@@ -48,7 +48,7 @@ pub struct Shared {
     pub settings: Settings,
     /// (account, kind) → Qualys id → the object that maps to it, so two
     /// objects never adopt the same Qualys object.
-    claims: Mutex<HashMap<(String, Kind), Claims>>,
+    claims: Mutex<HashMap<(String, Kind), ClaimIndex>>,
     /// Group member candidates of a namespace, read from the connector
     /// controllers' caches (listing every connector per group reconcile was
     /// the operator's largest memory and CPU cost at scale).
@@ -72,16 +72,13 @@ impl Shared {
     }
 
     /// Ids claimed by objects other than `object`.
-    pub fn claims_except(&self, account: &str, kind: Kind, object: &str) -> Claims {
+    /// The account's claims for `kind`, shared: a reconcile reads them
+    /// without copying (the planner skips the object's own entry).
+    pub fn claims(&self, account: &str, kind: Kind) -> Arc<Claims> {
         let claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
         claims
             .get(&(account.to_string(), kind))
-            .map(|c| {
-                c.iter()
-                    .filter(|(_, o)| o.as_str() != object)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            })
+            .map(|c| c.by_id.clone())
             .unwrap_or_default()
     }
 
@@ -100,21 +97,37 @@ impl Shared {
 
     /// The objects (`Kind/namespace/name`) that map to these ids.
     pub fn objects_for(&self, account: &str, kind: Kind, ids: &[String]) -> Vec<String> {
-        let claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
-        claims
-            .get(&(account.to_string(), kind))
-            .map(|c| ids.iter().filter_map(|id| c.get(id).cloned()).collect())
-            .unwrap_or_default()
+        let claims = self.claims(account, kind);
+        ids.iter().filter_map(|id| claims.get(id).cloned()).collect()
     }
 
     pub fn claim(&self, account: &str, kind: Kind, id: Option<&str>, object: &str) {
         let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
-        let map = claims.entry((account.to_string(), kind)).or_default();
-        map.retain(|_, o| o != object);
+        let index = claims.entry((account.to_string(), kind)).or_default();
+        // Almost every reconcile confirms the claim it already holds.
+        if index.by_object.get(object).map(String::as_str) == id {
+            return;
+        }
+        let by_id = Arc::make_mut(&mut index.by_id);
+        if let Some(old) = index.by_object.remove(object) {
+            by_id.remove(&old);
+        }
         if let Some(id) = id {
-            map.insert(id.to_string(), object.to_string());
+            if let Some(previous) = by_id.insert(id.to_string(), object.to_string()) {
+                index.by_object.remove(&previous);
+            }
+            index.by_object.insert(object.to_string(), id.to_string());
         }
     }
+}
+
+/// Claims of one account and kind, both ways.
+#[derive(Default)]
+struct ClaimIndex {
+    /// Qualys id → object; shared with reconciles, copied only on a change.
+    by_id: Arc<Claims>,
+    /// Object → its Qualys id.
+    by_object: HashMap<String, String>,
 }
 
 /// One per kind controller.

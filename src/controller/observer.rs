@@ -45,28 +45,26 @@ impl Default for ObserverHub {
 
 /// Ids present in `new` that are absent from or different in `old`, and ids that disappeared.
 fn changed_ids(kind: Kind, old: &Snapshot, new: &Snapshot) -> Vec<String> {
-    fn diff<T: PartialEq>(old: &[T], new: &[T], id: impl Fn(&T) -> Option<String>) -> Vec<String> {
-        let mut ids: Vec<String> = new
+    // Runs on every refresh, over every connector of the kind: one pass each way.
+    fn diff<T: PartialEq>(old: &[T], new: &[T], id: impl Fn(&T) -> Option<&str>) -> Vec<String> {
+        let before: HashMap<&str, &T> = old.iter().filter_map(|o| Some((id(o)?, o))).collect();
+        let after: HashMap<&str, &T> = new.iter().filter_map(|n| Some((id(n)?, n))).collect();
+        let changed = after
             .iter()
-            .filter(|n| !old.iter().any(|o| id(o) == id(n) && o == *n))
-            .filter_map(&id)
-            .collect();
-        ids.extend(
-            old.iter()
-                .filter(|o| !new.iter().any(|n| id(n) == id(o)))
-                .filter_map(&id),
-        );
-        ids
+            .filter(|(k, n)| before.get(*k).is_none_or(|o| o != *n))
+            .map(|(k, _)| k);
+        let gone = before.keys().filter(|k| !after.contains_key(*k));
+        changed.chain(gone).map(|k| k.to_string()).collect()
     }
     match kind.cloud() {
         Some(cloud) => diff(
             old.connectors.get(&cloud).map(Vec::as_slice).unwrap_or_default(),
             new.connectors.get(&cloud).map(Vec::as_slice).unwrap_or_default(),
-            |c| c.id.clone(),
+            |c| c.id.as_deref(),
         ),
         None => match kind {
-            Kind::AzureOrg => diff(&old.orgs, &new.orgs, |o| o.org.id.clone()),
-            Kind::Group => diff(&old.groups, &new.groups, |g| g.uuid.clone()),
+            Kind::AzureOrg => diff(&old.orgs, &new.orgs, |o| o.org.id.as_deref()),
+            Kind::Group => diff(&old.groups, &new.groups, |g| g.uuid.as_deref()),
             _ if old.global_scan != new.global_scan => vec![crate::reconcile::object::GLOBAL_SCAN_KEY.to_string()],
             _ => Vec::new(),
         },
@@ -152,5 +150,38 @@ impl ObserverHub {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qualys::{CloudKind, Connector};
+
+    fn snapshot(connectors: &[(&str, &str)]) -> Snapshot {
+        let list = connectors
+            .iter()
+            .map(|(id, state)| {
+                Arc::new(Connector {
+                    id: Some(id.to_string()),
+                    connector_state: Some(state.to_string()),
+                    ..Connector::default()
+                })
+            })
+            .collect();
+        Snapshot {
+            connectors: [(CloudKind::Aws, list)].into(),
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn a_refresh_reports_changed_new_and_gone_ids_only() {
+        let old = snapshot(&[("1", "SUCCESS"), ("2", "QUEUED"), ("3", "SUCCESS")]);
+        let new = snapshot(&[("1", "SUCCESS"), ("2", "SUCCESS"), ("4", "QUEUED")]);
+        let mut ids = changed_ids(Kind::Aws, &old, &new);
+        ids.sort();
+        assert_eq!(ids, ["2", "3", "4"]);
+        assert!(changed_ids(Kind::Aws, &new, &new).is_empty());
     }
 }

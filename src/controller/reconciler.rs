@@ -437,10 +437,7 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
             return stop(api, &obj, &object, ctx, reason_for(&e), e.to_string(), wait).await;
         }
     };
-    let mut claims = shared.claims_except(&account.key, ctx.kind, &reference);
-    if ctx.kind == Kind::GlobalScan {
-        claims.retain(|id, _| id == GLOBAL_SCAN_KEY);
-    }
+    let claims = shared.claims(&account.key, ctx.kind);
     let plan = plan_object(&desired, &snapshot, &claims);
     let guard = KubeGuard {
         api: api.clone(),

@@ -46,23 +46,60 @@ pub enum Resolution {
     Conflict(String),
 }
 
+/// What Qualys lists for the kind being resolved. An object whose recorded
+/// id is listed (every reconcile of a settled object) needs only the lookup;
+/// the candidates are built only to match by natural key.
+pub trait Listed {
+    fn has(&self, id: &str) -> bool;
+    fn candidates(&self) -> Vec<Candidate>;
+}
+
+impl Listed for [Candidate] {
+    fn has(&self, id: &str) -> bool {
+        self.iter().any(|c| c.id == id)
+    }
+    fn candidates(&self) -> Vec<Candidate> {
+        self.to_vec()
+    }
+}
+
+impl<const N: usize> Listed for [Candidate; N] {
+    fn has(&self, id: &str) -> bool {
+        self.as_slice().has(id)
+    }
+    fn candidates(&self) -> Vec<Candidate> {
+        self.to_vec()
+    }
+}
+
+/// Ids other objects already map to.
+pub trait Claimed {
+    fn is_claimed(&self, id: &str) -> bool;
+}
+
+impl Claimed for BTreeSet<String> {
+    fn is_claimed(&self, id: &str) -> bool {
+        self.contains(id)
+    }
+}
+
 /// Resolve one object. `claimed` holds ids other manifests already map to, so
 /// two manifests never adopt the same Qualys object.
-pub fn resolve(
+pub fn resolve<L: Listed + ?Sized>(
     recorded: &Recorded,
     key: &str,
     policy: AdoptionPolicy,
-    candidates: &[Candidate],
-    claimed: &BTreeSet<String>,
+    listed: &L,
+    claimed: &impl Claimed,
 ) -> Resolution {
     if let Some(id) = &recorded.annotation_id {
-        return match candidates.iter().find(|c| &c.id == id) {
-            Some(_) if recorded.external_id.as_ref() == Some(id) => Resolution::Known(id.clone()),
-            Some(_) => Resolution::Adopt {
+        return match listed.has(id) {
+            true if recorded.external_id.as_ref() == Some(id) => Resolution::Known(id.clone()),
+            true => Resolution::Adopt {
                 id: id.clone(),
                 reason: "qualys-operator.io/external-id annotation".into(),
             },
-            None => Resolution::Conflict(format!(
+            false => Resolution::Conflict(format!(
                 "the qualys-operator.io/external-id annotation names {id}, which Qualys does not list for this user \
                  (deleted, or outside the user's scope); fix the annotation or remove it to match by natural key"
             )),
@@ -70,14 +107,15 @@ pub fn resolve(
     }
     let mut vanished = None;
     if let Some(id) = &recorded.external_id {
-        if candidates.iter().any(|c| &c.id == id) {
+        if listed.has(id) {
             return Resolution::Known(id.clone());
         }
         vanished = Some(id.clone());
     }
+    let candidates = listed.candidates();
     let matches: Vec<&Candidate> = candidates
         .iter()
-        .filter(|c| c.key == key && (!c.attached_to_org || recorded.declared_org_member) && !claimed.contains(&c.id))
+        .filter(|c| c.key == key && (!c.attached_to_org || recorded.declared_org_member) && !claimed.is_claimed(&c.id))
         .collect();
     match matches.as_slice() {
         [] => Resolution::Create {

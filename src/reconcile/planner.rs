@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::connector;
 use super::fields::{Fields, diff};
 use super::group;
-use super::identity::{self, Resolution};
+use super::identity::{self, Claimed, Listed, Resolution};
 use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
 use super::org::{self, PENDING_MEMBER};
 use super::plan::{Action, FieldChange, ObjectPlan, string_list};
@@ -29,8 +29,27 @@ const ORG_FIXED: &[&str] = &[
 /// CloudView has no API to rename a group.
 const GROUP_FIXED: &[&str] = &["spec.name"];
 
-/// Ids other objects of the same run already map to → the object holding them.
+/// Ids objects already map to → the object (`Kind/namespace/name`) holding
+/// them. The planned object's own entry, if any, does not count.
 pub type Claims = BTreeMap<String, String>;
+
+/// The claims of every object but `me`.
+struct ClaimedByOthers<'a> {
+    claims: &'a Claims,
+    me: &'a str,
+}
+
+impl ClaimedByOthers<'_> {
+    fn holder(&self, id: &str) -> Option<&str> {
+        self.claims.get(id).map(String::as_str).filter(|h| *h != self.me)
+    }
+}
+
+impl Claimed for ClaimedByOthers<'_> {
+    fn is_claimed(&self, id: &str) -> bool {
+        self.holder(id).is_some()
+    }
+}
 
 /// The observed fields of `id`, if the snapshot holds it.
 pub fn observed_fields(obj: &DesiredObject, snap: &Snapshot, id: &str) -> Option<Fields> {
@@ -91,7 +110,7 @@ fn pending_members(obj: &DesiredObject) -> Vec<String> {
     }
 }
 
-/// Plan one object. `claims` holds ids other objects of this run resolved to.
+/// Plan one object. `claims` holds ids objects of this run resolved to.
 pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> ObjectPlan {
     let mut plan = ObjectPlan {
         object: obj.reference(),
@@ -109,18 +128,18 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
             .push("paused (qualys-operator.io/paused): nothing is observed or written".into());
         return plan;
     }
+    let me = obj.reference();
+    let others = ClaimedByOthers { claims, me: &me };
     if obj.kind == Kind::GlobalScan
-        && let Some(holder) = claims.get(GLOBAL_SCAN_KEY)
+        && let Some(holder) = others.holder(GLOBAL_SCAN_KEY)
     {
         plan.actions.push(Action::Conflict {
             reason: format!("{holder} already manages this account's global scan configuration; keep one per account"),
         });
         return plan;
     }
-    let candidates = snap.candidates(obj.kind);
-    let claimed = claims.keys().cloned().collect();
     let key = obj.natural_key();
-    let resolution = identity::resolve(&obj.recorded, &key, obj.adoption, &candidates, &claimed);
+    let resolution = identity::resolve(&obj.recorded, &key, obj.adoption, &snap.listed(obj.kind), &others);
     let desired = obj.fields();
     let (id, adopted) = match resolution {
         Resolution::Conflict(reason) => {
@@ -278,7 +297,7 @@ fn plan_deletion(obj: &DesiredObject, snap: &Snapshot, plan: &mut ObjectPlan) {
     };
     let exists = match obj.kind {
         Kind::GlobalScan => snap.global_scan.is_some(),
-        _ => snap.candidates(obj.kind).iter().any(|c| c.id == id),
+        _ => snap.listed(obj.kind).has(&id),
     };
     plan.external_id = Some(id.clone());
     if !exists {

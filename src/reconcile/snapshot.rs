@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use super::connector;
-use super::identity::Candidate;
+use super::identity::{Candidate, Listed};
 use super::object::{GLOBAL_SCAN_KEY, Kind};
 use super::org;
 use crate::qualys::{CloudKind, Connector, Group, OrgConnector, QualysClient, QualysError, ScanConfig};
@@ -67,6 +67,11 @@ impl Snapshot {
             snap.observed.insert(*kind);
         }
         Ok(snap)
+    }
+
+    /// What this snapshot lists for `kind`, for identity resolution.
+    pub fn listed(&self, kind: Kind) -> KindListing<'_> {
+        KindListing { snap: self, kind }
     }
 
     /// Candidates for identity resolution.
@@ -148,5 +153,26 @@ impl Snapshot {
             None if kind == Kind::AzureOrg => self.org(id)?.org.state.clone(),
             None => None,
         }
+    }
+}
+
+/// One kind of a [`Snapshot`], looked up by id without building candidates.
+pub struct KindListing<'a> {
+    snap: &'a Snapshot,
+    kind: Kind,
+}
+
+impl Listed for KindListing<'_> {
+    fn has(&self, id: &str) -> bool {
+        match (self.kind.cloud(), self.kind) {
+            (Some(cloud), _) => self.snap.connector(cloud, id).is_some(),
+            (None, Kind::AzureOrg) => self.snap.org(id).is_some(),
+            (None, Kind::Group) => self.snap.group(id).is_some(),
+            (None, _) => id == GLOBAL_SCAN_KEY && self.snap.global_scan.is_some(),
+        }
+    }
+
+    fn candidates(&self) -> Vec<Candidate> {
+        self.snap.candidates(self.kind)
     }
 }
