@@ -49,14 +49,22 @@ pub struct Shared {
     /// (account, kind) → Qualys id → the object that maps to it, so two
     /// objects never adopt the same Qualys object.
     claims: Mutex<HashMap<(String, Kind), ClaimIndex>>,
-    /// Group member candidates of a namespace, read from the connector
-    /// controllers' caches (listing every connector per group reconcile was
-    /// the operator's largest memory and CPU cost at scale).
-    member_sources: Mutex<Vec<MemberSource>>,
+    /// What groups and Azure connectors need to know of other kinds, read
+    /// from those controllers' caches: listing the kinds per reconcile was
+    /// the operator's largest memory and CPU cost at scale.
+    views: Mutex<Views>,
 }
 
-/// Candidates of one namespace from one cache.
-pub type MemberSource = Box<dyn Fn(&str) -> Vec<MemberCandidate> + Send + Sync>;
+/// What one controller's cache holds for a namespace.
+pub type View<T> = Box<dyn Fn(&str) -> Vec<T> + Send + Sync>;
+
+#[derive(Default)]
+struct Views {
+    /// Connector objects a group may reference.
+    group_members: Vec<View<MemberCandidate>>,
+    /// Names of the AzureConnectors AzureOrgConnector objects list as members.
+    org_members: Vec<View<String>>,
+}
 
 impl Shared {
     pub fn new(client: Client, accounts: AccountRegistry, metrics: Arc<Metrics>, settings: Settings) -> Self {
@@ -67,7 +75,7 @@ impl Shared {
             metrics,
             settings,
             claims: Mutex::default(),
-            member_sources: Mutex::default(),
+            views: Mutex::default(),
         }
     }
 
@@ -82,17 +90,26 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    pub fn add_member_source(&self, source: MemberSource) {
-        self.member_sources
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(source);
+    pub fn add_group_member_view(&self, view: View<MemberCandidate>) {
+        self.views().group_members.push(view);
+    }
+
+    pub fn add_org_member_view(&self, view: View<String>) {
+        self.views().org_members.push(view);
     }
 
     /// Connector objects of `namespace` a group may reference.
     pub fn member_candidates(&self, namespace: &str) -> Vec<MemberCandidate> {
-        let sources = self.member_sources.lock().unwrap_or_else(|e| e.into_inner());
-        sources.iter().flat_map(|source| source(namespace)).collect()
+        self.views().group_members.iter().flat_map(|v| v(namespace)).collect()
+    }
+
+    /// AzureConnectors of `namespace` that an AzureOrgConnector lists.
+    pub fn declared_org_members(&self, namespace: &str) -> Vec<String> {
+        self.views().org_members.iter().flat_map(|v| v(namespace)).collect()
+    }
+
+    fn views(&self) -> std::sync::MutexGuard<'_, Views> {
+        self.views.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The objects (`Kind/namespace/name`) that map to these ids.

@@ -31,7 +31,7 @@ use kube::{Api, Client, CustomResourceExt, ResourceExt};
 use tokio::sync::watch;
 
 pub use accounts::AccountError;
-use context::{Context, Settings, Shared};
+use context::{Context, Settings, Shared, View};
 pub use reconciler::FINALIZER;
 use reconciler::{Reconciled, error_policy, reconcile};
 use secret_index::SecretReferences;
@@ -202,6 +202,19 @@ fn labels_of(o: &impl kube::Resource) -> std::collections::BTreeMap<String, Stri
     o.meta().labels.clone().unwrap_or_default()
 }
 
+/// What `extract` finds in the cached objects of one namespace.
+fn view<K: Reconciled, T: 'static>(store: &Store<K>, extract: fn(&K) -> Vec<T>) -> View<T> {
+    let cache = store.clone();
+    Box::new(move |ns: &str| {
+        cache
+            .state()
+            .iter()
+            .filter(|o| o.namespace().as_deref() == Some(ns))
+            .flat_map(|o| extract(o))
+            .collect()
+    })
+}
+
 /// Whether the object's Qualys connector exists: its id is in status, or
 /// the create-succeeded annotation recorded it before status was written.
 fn has_connector(o: &impl kube::Resource, status: Option<&QualysStatus>) -> bool {
@@ -297,7 +310,7 @@ fn controller<K: Reconciled>(
     kind: Kind,
     namespace: Option<&str>,
     common: Common<'_>,
-    member: Option<fn(&K) -> Option<MemberCandidate>>,
+    views: fn(&Shared, &Store<K>),
 ) -> futures::future::BoxFuture<'static, ()> {
     let client = shared.client.clone();
     let mut settings = kube::runtime::controller::Config::default().concurrency(common.concurrency);
@@ -314,17 +327,7 @@ fn controller<K: Reconciled>(
         .reflect(writer)
         .applied_objects();
     let ctl = Controller::for_stream(objects, store.clone()).with_config(settings);
-    if let Some(extract) = member {
-        let cache = store.clone();
-        shared.add_member_source(Box::new(move |ns: &str| {
-            cache
-                .state()
-                .iter()
-                .filter(|o| o.namespace().as_deref() == Some(ns))
-                .filter_map(|o| extract(o))
-                .collect()
-        }));
-    }
+    views(&shared, &store);
     // Related objects only wake ours, so their metadata is enough: the
     // operator never holds Secret data it does not use.
     let references = SecretReferences::new(store.clone());
@@ -499,23 +502,31 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             shutdown: shutdown_rx.clone(),
         };
         macro_rules! start {
-            ($k:ty, $kind:expr, $member:expr) => {
+            ($k:ty, $kind:expr, $views:expr) => {
                 controllers.push(controller::<$k>(
                     shared.clone(),
                     $kind,
                     ns,
                     common.clone(),
-                    $member,
+                    $views,
                 ))
             };
         }
-        start!(AwsConnector, Kind::Aws, Some(aws_member));
-        start!(AzureConnector, Kind::Azure, Some(azure_member));
-        start!(GcpConnector, Kind::Gcp, Some(gcp_member));
-        start!(OciConnector, Kind::Oci, None);
-        start!(AzureOrgConnector, Kind::AzureOrg, None);
-        start!(ConnectorGroup, Kind::Group, None);
-        start!(GlobalScanConfiguration, Kind::GlobalScan, None);
+        start!(AwsConnector, Kind::Aws, |s, store| {
+            s.add_group_member_view(view(store, |c| aws_member(c).into_iter().collect()))
+        });
+        start!(AzureConnector, Kind::Azure, |s, store| {
+            s.add_group_member_view(view(store, |c| azure_member(c).into_iter().collect()))
+        });
+        start!(GcpConnector, Kind::Gcp, |s, store| {
+            s.add_group_member_view(view(store, |c| gcp_member(c).into_iter().collect()))
+        });
+        start!(OciConnector, Kind::Oci, |_, _| {});
+        start!(AzureOrgConnector, Kind::AzureOrg, |s, store| {
+            s.add_org_member_view(view(store, |o| o.spec.members.iter().map(|m| m.name.clone()).collect()))
+        });
+        start!(ConnectorGroup, Kind::Group, |_, _| {});
+        start!(GlobalScanConfiguration, Kind::GlobalScan, |_, _| {});
     }
     for ns in &namespaces {
         let api: Api<QualysAccount> = scoped(&client, ns.as_deref());

@@ -26,9 +26,9 @@ use super::conditions::{Reason, Verdict};
 use super::context::{Context, jitter, jitter_up};
 use super::guard::KubeGuard;
 use super::status::{self, FIELD_MANAGER, StatusInput, reason_for};
-use crate::crd::{AzureConnector, AzureOrgConnector};
+use crate::crd::AzureConnector;
 use crate::qualys::Secret;
-use crate::reconcile::build::{self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, org_member_names, secret_refs};
+use crate::reconcile::build::{self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, secret_refs};
 use crate::reconcile::execute::{CreateGuard, execute};
 use crate::reconcile::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind};
 use crate::reconcile::plan::Action;
@@ -158,14 +158,10 @@ async fn gather_inputs(ctx: &Context, object: &Value, namespace: &str) -> Result
         Kind::Azure => {
             // Whether an org manifest lists this connector decides if an
             // org-attached connector may be adopted as this object.
-            for org in Api::<AzureOrgConnector>::namespaced(client, namespace)
-                .list(&Default::default())
-                .await?
-            {
-                inputs
-                    .org_members
-                    .extend(org_member_names(&serde_json::to_value(org).unwrap_or(Value::Null)));
-            }
+            let listed = ctx.shared.declared_org_members(namespace);
+            inputs
+                .org_members
+                .extend(listed.into_iter().map(|name| (namespace.to_string(), name)));
         }
         Kind::AzureOrg => {
             let azure: Api<AzureConnector> = Api::namespaced(client, namespace);
