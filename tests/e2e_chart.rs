@@ -23,12 +23,14 @@
 //! helm is `$HELM`, or `scripts/tools.sh helm` (installed once into a cache
 //! outside the repository).
 
+mod e2e_support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
 
+use e2e_support::{e2e_on, install_crds, kubectl, ok, output, root, text};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -48,53 +50,12 @@ const KINDS: [&str; 8] = [
     "globalscanconfigurations",
 ];
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn chart_dir() -> PathBuf {
     root().join("charts/qualys-operator")
 }
 
 // ---------------------------------------------------------------------------
 // Processes
-
-fn output(cmd: &mut Command, stdin: Option<&str>) -> Output {
-    let what = format!("{cmd:?}");
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    if let Some(input) = stdin {
-        // A writer thread: a large input must not deadlock against a full stdout pipe.
-        let mut pipe = child.stdin.take().expect("stdin");
-        let input = input.to_owned();
-        std::thread::spawn(move || {
-            let _ = pipe.write_all(input.as_bytes());
-        });
-    }
-    child
-        .wait_with_output()
-        .unwrap_or_else(|e| panic!("waiting for {what}: {e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Runs CMD and returns its stdout, panicking with its stderr when it fails.
-fn ok(cmd: &mut Command, stdin: Option<&str>) -> String {
-    let what = format!("{cmd:?}");
-    let out = output(cmd, stdin);
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\n{}{}",
-        out.status,
-        text(&out.stderr),
-        text(&out.stdout)
-    );
-    text(&out.stdout)
-}
 
 struct Helm {
     bin: PathBuf,
@@ -156,10 +117,6 @@ impl Helm {
             Err(text(&out.stderr))
         }
     }
-}
-
-fn kubectl() -> Command {
-    Command::new(std::env::var_os("KUBECTL").unwrap_or_else(|| "kubectl".into()))
 }
 
 // ---------------------------------------------------------------------------
@@ -847,47 +804,18 @@ fn every_value_is_documented() {
 // ---------------------------------------------------------------------------
 // Tier 2: a real kube-apiserver
 
-const SKIP: &str = "skipped: set QUALYS_E2E=1 and run under scripts/testenv.sh run -- ...";
-
 /// None (after saying so) when the e2e tier is off; with it on, the cluster
 /// must be there, and the CRDs, a ServiceMonitor CRD stub and the namespaces
 /// the matrix needs are in place.
 fn e2e() -> Option<()> {
-    if !std::env::var("QUALYS_E2E").is_ok_and(|v| !v.is_empty() && v != "0") {
-        println!("{SKIP}");
+    if !e2e_on() {
         return None;
     }
     static READY: OnceLock<()> = OnceLock::new();
     READY.get_or_init(|| {
-        let kubeconfig = std::env::var_os("KUBECONFIG")
-            .filter(|k| !k.is_empty())
-            .expect("QUALYS_E2E=1 needs KUBECONFIG (run under scripts/testenv.sh run -- ...)");
-        assert!(
-            Path::new(&kubeconfig).is_file(),
-            "KUBECONFIG={} is not a file",
-            kubeconfig.to_string_lossy()
-        );
-        ok(kubectl().args(["version", "--output=json"]), None);
-        helm();
         // Our CRDs, for real: the renderings create QualysAccounts.
-        ok(
-            kubectl()
-                .args([
-                    "apply",
-                    "--server-side",
-                    "--force-conflicts",
-                    "--field-manager=e2e-chart",
-                    "-f",
-                ])
-                .arg(root().join("crds")),
-            None,
-        );
-        ok(
-            kubectl()
-                .args(["wait", "--for=condition=Established", "--timeout=60s", "-f"])
-                .arg(root().join("crds")),
-            None,
-        );
+        install_crds("e2e-chart");
+        helm();
         // The Prometheus Operator is not installed: a stub CRD that accepts
         // any ServiceMonitor, so the document is checked for kind and
         // metadata only (its spec is not validated).

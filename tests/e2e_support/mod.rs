@@ -77,46 +77,53 @@ pub fn ok(cmd: &mut Command, stdin: Option<&str>) -> String {
 /// reachable (a missing KUBECONFIG or kubectl fails the test) and the CRDs are
 /// installed once per test process.
 pub fn e2e() -> bool {
-    if !std::env::var("QUALYS_E2E").is_ok_and(|v| !v.is_empty() && v != "0") {
-        println!("{SKIP}");
+    if !e2e_on() {
         return false;
     }
     static READY: OnceLock<()> = OnceLock::new();
-    READY.get_or_init(|| {
-        let kubeconfig = std::env::var_os("KUBECONFIG")
-            .filter(|k| !k.is_empty())
-            .expect("QUALYS_E2E=1 needs KUBECONFIG (run under scripts/testenv.sh run -- ...)");
-        assert!(
-            Path::new(&kubeconfig).is_file(),
-            "KUBECONFIG={} is not a file",
-            kubeconfig.to_string_lossy()
-        );
-        ok(kubectl().args(["version", "--output=json"]), None);
-        // Server-side: the CRDs are too large for the last-applied annotation,
-        // and other e2e files apply them under their own field manager.
-        ok(
-            kubectl()
-                .args([
-                    "apply",
-                    "--server-side",
-                    "--force-conflicts",
-                    "--field-manager=e2e-operator",
-                    "-f",
-                ])
-                .arg(root().join("crds")),
-            None,
-        );
-        ok(
-            kubectl()
-                .args(["wait", "--for=condition=Established", "--timeout=60s", "-f"])
-                .arg(root().join("crds")),
-            None,
-        );
-    });
+    READY.get_or_init(|| install_crds("e2e-operator"));
     true
 }
 
-/// A free loopback port (bound, read, released).
+/// Whether the e2e tier runs; when it does not, says so.
+pub fn e2e_on() -> bool {
+    let on = std::env::var("QUALYS_E2E").is_ok_and(|v| !v.is_empty() && v != "0");
+    if !on {
+        println!("{SKIP}");
+    }
+    on
+}
+
+/// Checks the cluster is reachable and applies the project's CRDs under
+/// `field_manager`, waiting until they are established.
+pub fn install_crds(field_manager: &str) {
+    let kubeconfig = std::env::var_os("KUBECONFIG")
+        .filter(|k| !k.is_empty())
+        .expect("QUALYS_E2E=1 needs KUBECONFIG (run under scripts/testenv.sh run -- ...)");
+    assert!(
+        Path::new(&kubeconfig).is_file(),
+        "KUBECONFIG={} is not a file",
+        kubeconfig.to_string_lossy()
+    );
+    ok(kubectl().args(["version", "--output=json"]), None);
+    // Server-side: the CRDs are too large for the last-applied annotation,
+    // and each e2e file applies them under its own field manager.
+    ok(
+        kubectl()
+            .args(["apply", "--server-side", "--force-conflicts"])
+            .arg(format!("--field-manager={field_manager}"))
+            .arg("-f")
+            .arg(root().join("crds")),
+        None,
+    );
+    ok(
+        kubectl()
+            .args(["wait", "--for=condition=Established", "--timeout=60s", "-f"])
+            .arg(root().join("crds")),
+        None,
+    );
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
