@@ -163,10 +163,7 @@ async fn one_match_per_kind_is_adopted_not_duplicated() {
     // The adopted objects now match the manifests.
     let plan = env.plan().await;
     assert!(plan.is_empty(), "{}", plan.render());
-    let aws = env
-        .sim
-        .connector(&env.tenant, env.num_id(AWS))
-        .unwrap_or_else(|| panic!("gone"));
+    let aws = env.stored(AWS);
     assert_eq!(aws.name, "aws-prod");
     assert_eq!(
         aws.arn.as_deref(),
@@ -203,10 +200,7 @@ async fn two_matches_are_a_conflict_naming_both_and_apply_creates_nothing() {
         let before = env.sim.connector(&env.tenant, a).unwrap_or_else(|| panic!("gone"));
         env.sim.reset_counters();
         let results = env.try_apply().await.unwrap_or_else(|e| panic!("{e}"));
-        let (_, applied) = results
-            .iter()
-            .find(|(p, _)| p.object == reference)
-            .unwrap_or_else(|| panic!("result"));
+        let applied = applied(&results, reference);
         assert!(
             applied.log.is_empty() && !applied.created,
             "{reference}: {:?}",
@@ -386,10 +380,7 @@ async fn a_lost_create_answer_is_not_retried_and_the_next_plan_adopts() {
             .add_fault(FaultRule::new(endpoint, FaultAction::CommitThenFail { mode: LossMode::Drop }).times(1));
         env.sim.reset_counters();
         let results = env.try_apply().await.unwrap_or_else(|e| panic!("{e}"));
-        let (_, applied) = results
-            .iter()
-            .find(|(p, _)| p.object == reference)
-            .unwrap_or_else(|| panic!("result"));
+        let applied = applied(&results, reference);
         assert!(
             applied.failure.is_some(),
             "{reference}: the lost answer must be reported"
@@ -445,10 +436,7 @@ async fn a_failed_create_is_reported_and_created_once_later() {
         .times(1),
     );
     let results = env.try_apply().await.unwrap_or_else(|e| panic!("{e}"));
-    let (_, applied) = results
-        .iter()
-        .find(|(p, _)| p.object == GCP)
-        .unwrap_or_else(|| panic!("result"));
+    let applied = applied(&results, GCP);
     assert!(applied.failure.is_some());
     assert_eq!(env.sim.count("POST", endpoint), 1, "{:?}", env.sim.counters());
     assert_eq!(env.connectors_of("GCP").len(), 0);

@@ -31,10 +31,7 @@ async fn converges(format: &str, expected: QpsFormat) {
     }
     let results = env.apply().await;
     for reference in ALL {
-        let (_, applied) = results
-            .iter()
-            .find(|(p, _)| p.object == reference)
-            .unwrap_or_else(|| panic!("{reference} not applied"));
+        let applied = applied(&results, reference);
         assert!(applied.created, "{format}: {reference} not created: {:?}", applied.log);
         assert!(applied.external_id.is_some(), "{format}: {reference} has no id");
     }

@@ -706,10 +706,7 @@ async fn several_drifts_on_one_connector_are_one_update() {
     assert!(text.contains("~ spec.runFrequencyMinutes: 1440 -> 240"), "{text}");
     assert!(text.contains("~ spec.disabled: true -> false"), "{text}");
     env.converge().await;
-    let stored = env
-        .sim
-        .connector(&env.tenant, env.num_id(AWS))
-        .unwrap_or_else(|| panic!("gone"));
+    let stored = env.stored(AWS);
     assert_eq!((stored.run_frequency, stored.disabled), (240, false));
     assert_eq!(
         stored.description.as_deref(),
@@ -797,10 +794,7 @@ async fn rotating_the_azure_client_secret_updates_it_masked() {
     )
     .await;
     env.converge().await;
-    let stored = env
-        .sim
-        .connector(&env.tenant, env.num_id(AZURE))
-        .unwrap_or_else(|| panic!("gone"));
+    let stored = env.stored(AZURE);
     assert_eq!(
         stored.auth_record.get("authenticationKey").map(String::as_str),
         Some(value)
@@ -821,10 +815,7 @@ async fn rotating_the_gcp_key_updates_it_masked() {
     )
     .await;
     env.converge().await;
-    let stored = env
-        .sim
-        .connector(&env.tenant, env.num_id(GCP))
-        .unwrap_or_else(|| panic!("gone"));
+    let stored = env.stored(GCP);
     assert!(
         stored
             .auth_record
@@ -850,10 +841,7 @@ async fn rotating_the_oci_key_updates_it_masked() {
     )
     .await;
     env.converge().await;
-    let stored = env
-        .sim
-        .connector(&env.tenant, env.num_id(OCI))
-        .unwrap_or_else(|| panic!("gone"));
+    let stored = env.stored(OCI);
     assert_eq!(stored.auth_record.get("privateKey").map(String::as_str), Some(value));
 }
 

@@ -36,10 +36,7 @@ async fn a_second_global_scan_configuration_is_a_conflict_not_an_overwrite() {
         reasons[0]
     );
     let results = env.try_apply().await.unwrap_or_else(|e| panic!("{e}"));
-    let (_, second_applied) = results
-        .iter()
-        .find(|(p, _)| p.object == SECOND_SCAN)
-        .unwrap_or_else(|| panic!("no result"));
+    let second_applied = applied(&results, SECOND_SCAN);
     assert!(second_applied.log.is_empty(), "{:?}", second_applied.log);
     assert_eq!(
         env.world()["globalScan"]["scanPrefix"],

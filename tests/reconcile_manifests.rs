@@ -255,10 +255,7 @@ async fn secrets_in_base64_data_are_resolved() {
     secret["data"] = json!({"clientSecret": "UkVQTEFDRS1NRX5henVyZS1jbGllbnQtc2VjcmV0"});
     let mut env = Env::new(docs).await;
     env.converge().await;
-    let stored = env
-        .sim
-        .connector(&env.tenant, env.num_id(AZURE))
-        .unwrap_or_else(|| panic!("gone"));
+    let stored = env.stored(AZURE);
     assert_eq!(
         stored.auth_record.get("authenticationKey").map(String::as_str),
         Some("REPLACE-ME~azure-client-secret")

@@ -209,6 +209,13 @@ impl Env {
             .unwrap_or_else(|e| panic!("{object}: id not numeric: {e}"))
     }
 
+    /// The simulator's stored connector for `object` (by its recorded id).
+    pub fn stored(&self, object: &str) -> qualys_operator::simulator::Connector {
+        self.sim
+            .connector(&self.tenant, self.num_id(object))
+            .unwrap_or_else(|| panic!("{object}: gone from Qualys"))
+    }
+
     /// The whole simulated tenant as JSON.
     pub fn world(&self) -> Value {
         self.sim.state()["world"]["tenants"][&self.tenant].clone()
@@ -228,6 +235,15 @@ impl Env {
 }
 
 /// The plan of one object.
+/// What applying `reference` did, from an apply's results.
+pub fn applied<'a>(results: &'a [(ObjectPlan, Applied)], reference: &str) -> &'a Applied {
+    results
+        .iter()
+        .find(|(p, _)| p.object == reference)
+        .map(|(_, a)| a)
+        .unwrap_or_else(|| panic!("{reference} was not applied"))
+}
+
 pub fn object<'a>(plan: &'a Plan, reference: &str) -> &'a ObjectPlan {
     plan.objects
         .iter()
