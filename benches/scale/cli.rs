@@ -13,7 +13,8 @@ use qualys_operator::cli::workspace::{AccountOptions, Workspace};
 use qualys_operator::metrics::Metrics;
 use qualys_operator::qualys::QualysClient;
 use qualys_operator::reconcile::object::Kind;
-use qualys_operator::reconcile::plan::Action;
+use qualys_operator::reconcile::plan::{Action, Plan};
+use qualys_operator::simulator::SimHandle;
 
 use crate::Options;
 use crate::sim::{self, Calls, Holdings};
@@ -61,6 +62,21 @@ fn secs(since: Instant) -> f64 {
     since.elapsed().as_secs_f64()
 }
 
+/// `plan` with fresh counters and rate budget: the plan and what it cost.
+async fn measured_plan(sim: &SimHandle, opts: &Options, ws: &Workspace, state: &State) -> (Plan, Phase) {
+    sim.reset_counters();
+    sim::fresh_budget(sim, opts);
+    let (c, account) = client(ws);
+    let t = Instant::now();
+    let snap = ws.observe(&c).await.unwrap_or_else(|e| panic!("observe: {e}"));
+    let plan = ws.plan(&snap, state, &account);
+    let phase = Phase {
+        wall_s: secs(t),
+        calls: Calls::of(sim),
+    };
+    (plan, phase)
+}
+
 pub async fn run(opts: &Options, n: usize) -> CliRun {
     let sim = sim::start(opts).await;
     let workload = Workload::generate(n, opts.groups, "bench", &sim.base_url());
@@ -69,17 +85,7 @@ pub async fn run(opts: &Options, n: usize) -> CliRun {
     let mut state = State::default();
     eprintln!("[cli n={n}] {} objects ({mix:?})", ws.objects.len());
 
-    // plan from empty
-    sim.reset_counters();
-    sim::fresh_budget(&sim, opts);
-    let (c, account) = client(&ws);
-    let t = Instant::now();
-    let snap = ws.observe(&c).await.unwrap_or_else(|e| panic!("observe: {e}"));
-    let plan = ws.plan(&snap, &state, &account);
-    let plan_empty = Phase {
-        wall_s: secs(t),
-        calls: Calls::of(&sim),
-    };
+    let (plan, plan_empty) = measured_plan(&sim, opts, &ws, &state).await;
     let planned_creates = plan
         .objects
         .iter()
@@ -136,17 +142,7 @@ pub async fn run(opts: &Options, n: usize) -> CliRun {
         eprintln!("    {f}");
     }
 
-    // no-change plan
-    sim.reset_counters();
-    sim::fresh_budget(&sim, opts);
-    let (c, account) = client(&ws);
-    let t = Instant::now();
-    let snap = ws.observe(&c).await.unwrap_or_else(|e| panic!("observe: {e}"));
-    let plan = ws.plan(&snap, &state, &account);
-    let noop_plan = Phase {
-        wall_s: secs(t),
-        calls: Calls::of(&sim),
-    };
+    let (plan, noop_plan) = measured_plan(&sim, opts, &ws, &state).await;
     let noop_objects_with_actions = plan.objects.iter().filter(|p| !p.is_noop()).count();
     if noop_objects_with_actions > 0 {
         eprintln!("[cli n={n}] the plan after apply is not empty:\n{}", plan.render());
