@@ -226,37 +226,44 @@ fn has_connector(o: &impl kube::Resource, status: Option<&QualysStatus>) -> bool
             .is_some_and(|id| !id.is_empty())
 }
 
-fn aws_member(c: &AwsConnector) -> Option<MemberCandidate> {
-    let account = aws_account_of(&c.spec.arn)?;
-    Some(MemberCandidate {
-        kind: MemberKind::AwsConnector,
-        name: c.name_any(),
-        labels: labels_of(c),
-        account,
-        waiting: !has_connector(c, c.status.as_ref().map(|s| &s.common)),
-    })
+/// A connector object as a group member candidate (the account id a group
+/// lists it by); none when its spec names no account.
+fn candidate(
+    kind: MemberKind,
+    o: &impl kube::Resource,
+    account: Option<String>,
+    status: Option<&QualysStatus>,
+) -> Vec<MemberCandidate> {
+    account
+        .map(|account| MemberCandidate {
+            kind,
+            name: o.meta().name.clone().unwrap_or_default(),
+            labels: labels_of(o),
+            account,
+            waiting: !has_connector(o, status),
+        })
+        .into_iter()
+        .collect()
 }
 
-fn azure_member(c: &AzureConnector) -> Option<MemberCandidate> {
-    let account = c.spec.subscription_id.to_lowercase();
-    Some(MemberCandidate {
-        kind: MemberKind::AzureConnector,
-        name: c.name_any(),
-        labels: labels_of(c),
-        account,
-        waiting: !has_connector(c, c.status.as_ref().map(|s| &s.common)),
-    })
+fn aws_member(c: &AwsConnector) -> Vec<MemberCandidate> {
+    let status = c.status.as_ref().map(|s| &s.common);
+    candidate(MemberKind::AwsConnector, c, aws_account_of(&c.spec.arn), status)
 }
 
-fn gcp_member(c: &GcpConnector) -> Option<MemberCandidate> {
-    let account = c.spec.project_id.clone();
-    Some(MemberCandidate {
-        kind: MemberKind::GcpConnector,
-        name: c.name_any(),
-        labels: labels_of(c),
-        account,
-        waiting: !has_connector(c, c.status.as_ref().map(|s| &s.common)),
-    })
+fn azure_member(c: &AzureConnector) -> Vec<MemberCandidate> {
+    let status = c.status.as_ref().map(|s| &s.common);
+    candidate(
+        MemberKind::AzureConnector,
+        c,
+        Some(c.spec.subscription_id.to_lowercase()),
+        status,
+    )
+}
+
+fn gcp_member(c: &GcpConnector) -> Vec<MemberCandidate> {
+    let status = c.status.as_ref().map(|s| &s.common);
+    candidate(MemberKind::GcpConnector, c, Some(c.spec.project_id.clone()), status)
 }
 
 /// An Api for one namespace, or all.
@@ -513,13 +520,13 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             };
         }
         start!(AwsConnector, Kind::Aws, |s, store| {
-            s.add_group_member_view(view(store, |c| aws_member(c).into_iter().collect()))
+            s.add_group_member_view(view(store, aws_member))
         });
         start!(AzureConnector, Kind::Azure, |s, store| {
-            s.add_group_member_view(view(store, |c| azure_member(c).into_iter().collect()))
+            s.add_group_member_view(view(store, azure_member))
         });
         start!(GcpConnector, Kind::Gcp, |s, store| {
-            s.add_group_member_view(view(store, |c| gcp_member(c).into_iter().collect()))
+            s.add_group_member_view(view(store, gcp_member))
         });
         start!(OciConnector, Kind::Oci, |_, _| {});
         start!(AzureOrgConnector, Kind::AzureOrg, |s, store| {
