@@ -242,11 +242,14 @@ fn candidate(
             labels: labels_of(o),
             account,
             waiting: !has_connector(o, status),
-            cloudview: settings.apps.iter().any(|a| {
-                matches!(
-                    a.name,
-                    crate::crd::AppName::CloudInventory | crate::crd::AppName::CloudSecurityAssessment
-                )
+            // Apps not managed by the spec: unknown here, CloudView will say.
+            cloudview: settings.apps.as_ref().is_none_or(|apps| {
+                apps.iter().any(|a| {
+                    matches!(
+                        a.name,
+                        crate::crd::AppName::CloudInventory | crate::crd::AppName::CloudSecurityAssessment
+                    )
+                })
             }),
         })
         .into_iter()
