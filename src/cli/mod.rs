@@ -1,6 +1,8 @@
 //! Command-line front ends. `main.rs` only parses and calls [`run`].
 
 mod demo;
+pub mod endpoints;
+mod progress;
 mod manifests;
 pub mod state;
 pub mod workspace;
