@@ -273,7 +273,7 @@ impl Workspace {
             for (field, r) in build::secret_refs(object) {
                 let found = self.inputs.secrets.get(&(namespace.clone(), r.name.clone()));
                 let problem = match found {
-                    None => format!("Secret {namespace}/{} is not in the manifests", r.name),
+                    None => format!("Secret {namespace}/{} (key {:?}) is not in the manifests", r.name, r.key),
                     Some(keys) if !keys.contains_key(&r.key) => format!(
                         "Secret {namespace}/{} has no key {:?} (keys: {})",
                         r.name,
