@@ -296,9 +296,13 @@ mod tests {
         );
         let problems = &docs[0].problems;
         assert_eq!(problems.len(), 3, "{problems:?}");
-        for (field, p) in ["spec.a: 99999999999999999999", "spec.b: -99999999999999999999", "spec.c: "]
-            .iter()
-            .zip(problems)
+        for (field, p) in [
+            "spec.a: 99999999999999999999",
+            "spec.b: -99999999999999999999",
+            "spec.c: ",
+        ]
+        .iter()
+        .zip(problems)
         {
             assert!(p.starts_with(field) && p.contains("out of range"), "{p}");
         }
@@ -308,7 +312,8 @@ mod tests {
 
     #[test]
     fn plain_documents_and_lists_read_as_before() {
-        let docs = parse("---\n# only a comment\n---\nkind: List\nitems:\n  - {kind: A}\n  - {kind: B}\n---\nkind: C\n");
+        let docs =
+            parse("---\n# only a comment\n---\nkind: List\nitems:\n  - {kind: A}\n  - {kind: B}\n---\nkind: C\n");
         let kinds: Vec<&str> = docs.iter().map(Document::kind).collect();
         assert_eq!(kinds, ["A", "B", "C"]);
         assert!(docs.iter().all(|d| d.problems.is_empty()));

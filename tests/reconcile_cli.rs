@@ -404,10 +404,14 @@ async fn qualys_url_alone_sends_every_family_there_and_nothing_to_the_platform()
     let account = std::fs::read_dir(cli.manifests())
         .unwrap_or_else(|e| panic!("{e}"))
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| std::fs::read_to_string(p).unwrap_or_default().contains("\"QualysAccount\""))
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .contains("\"QualysAccount\"")
+        })
         .unwrap_or_else(|| panic!("no account file"));
-    let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(&account).unwrap_or_default())
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&account).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
     doc["spec"] = json!({"platform": "US2", "credentialsSecretRef": {"name": "qualys-credentials"}});
     std::fs::write(&account, doc.to_string()).unwrap_or_else(|e| panic!("{e}"));
     let url = cli.sim.base_url();
@@ -428,7 +432,12 @@ async fn qualys_url_alone_sends_every_family_there_and_nothing_to_the_platform()
 
     let plan = run(command("plan", &[]), stand_in.clone()).await;
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert_eq!(silent.accepted(), 0, "the platform's host was contacted:\n{}", plan.all());
+    assert_eq!(
+        silent.accepted(),
+        0,
+        "the platform's host was contacted:\n{}",
+        plan.all()
+    );
     let [qps, gateway, cloudview] = per_family(&cli.sim);
     assert!(qps > 0 && gateway > 0 && cloudview > 0, "{qps} {gateway} {cloudview}");
     // The endpoints come first, each with its source.
@@ -436,14 +445,21 @@ async fn qualys_url_alone_sends_every_family_there_and_nothing_to_the_platform()
     assert_eq!(head[0], "Endpoints:", "{}", plan.all());
     for (line, family) in head[1..].iter().zip(["QPS", "gateway", "CloudView"]) {
         assert!(line.trim_start().starts_with(family), "{line}");
-        assert!(line.contains(&url) && line.contains("(--qualys-url / QUALYS_URL)"), "{line}");
+        assert!(
+            line.contains(&url) && line.contains("(--qualys-url / QUALYS_URL)"),
+            "{line}"
+        );
     }
 
     let json_plan = run(command("plan", &["-o", "json"]), stand_in.clone()).await;
     let v: Value = serde_json::from_str(&json_plan.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", json_plan.all()));
     for family in ["qps", "gateway", "cloudview"] {
         assert_eq!(v["endpoints"][family]["url"], json!(url), "{v}");
-        assert_eq!(v["endpoints"][family]["source"], json!("--qualys-url / QUALYS_URL"), "{v}");
+        assert_eq!(
+            v["endpoints"][family]["source"],
+            json!("--qualys-url / QUALYS_URL"),
+            "{v}"
+        );
     }
 
     cli.sim.reset_counters();
@@ -451,18 +467,38 @@ async fn qualys_url_alone_sends_every_family_there_and_nothing_to_the_platform()
     assert_eq!(apply.code, 0, "{}", apply.all());
     let [qps, gateway, cloudview] = per_family(&cli.sim);
     assert!(qps > 0 && gateway > 0 && cloudview > 0, "{qps} {gateway} {cloudview}");
-    assert!(cli.sim.count("POST", "/connectors/v1.0/org/azure*") > 0, "the org connector was created here");
-    assert_eq!(silent.accepted(), 0, "apply contacted the platform's host:\n{}", apply.all());
+    assert!(
+        cli.sim.count("POST", "/connectors/v1.0/org/azure*") > 0,
+        "the org connector was created here"
+    );
+    assert_eq!(
+        silent.accepted(),
+        0,
+        "apply contacted the platform's host:\n{}",
+        apply.all()
+    );
 
     // Without --qualys-url the table (here the stand-in) is used, and shown as such.
     let table = run(
-        args(&["plan", "-f", &cli.manifests(), "--state", &cli.state.display().to_string(), "--request-timeout", "1s", "--timeout", "2s"]),
+        args(&[
+            "plan",
+            "-f",
+            &cli.manifests(),
+            "--state",
+            &cli.state.display().to_string(),
+            "--request-timeout",
+            "1s",
+            "--timeout",
+            "2s",
+        ]),
         stand_in,
     )
     .await;
     assert_eq!(table.code, 1, "{}", table.all());
     assert!(
-        table.stdout.contains("QualysAccount default spec.platform US2 (replaced by QUALYS_OPERATOR_TEST_PLATFORM_URL)"),
+        table
+            .stdout
+            .contains("QualysAccount default spec.platform US2 (replaced by QUALYS_OPERATOR_TEST_PLATFORM_URL)"),
         "{}",
         table.all()
     );
@@ -536,7 +572,11 @@ async fn every_cli_invalid_example_exits_1_with_its_message() {
         )
         .await;
         if r.code != 1 || !r.stderr.contains(expect) {
-            failures.push(format!("{}: expected exit 1 and {expect:?}:\n{}", file.display(), r.all()));
+            failures.push(format!(
+                "{}: expected exit 1 and {expect:?}:\n{}",
+                file.display(),
+                r.all()
+            ));
         }
         if expect.starts_with("kind:") || expect.contains("duplicate") || expect.contains("out of range") {
             let named = format!("{}#1 ", file.display());
@@ -554,11 +594,20 @@ async fn every_cli_invalid_example_exits_1_with_its_message() {
 async fn a_hung_server_fails_plan_within_the_limit_naming_the_endpoint() {
     let hung = Silent::start().await;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.path().join("gcp.yaml"), include_str!("../examples/gcp-connector.yaml"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.path().join("secrets.yaml"), include_str!("../examples/01-secrets.yaml"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let creds = vec![("QUALYS_USERNAME", "u".to_string()), ("QUALYS_PASSWORD", "p".to_string())];
+    std::fs::write(
+        dir.path().join("gcp.yaml"),
+        include_str!("../examples/gcp-connector.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("secrets.yaml"),
+        include_str!("../examples/01-secrets.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let creds = vec![
+        ("QUALYS_USERNAME", "u".to_string()),
+        ("QUALYS_PASSWORD", "p".to_string()),
+    ];
     let plan = |extra: &[&str]| {
         let mut a = args(&[
             "plan",
@@ -579,7 +628,11 @@ async fn a_hung_server_fails_plan_within_the_limit_naming_the_endpoint() {
     let took = started.elapsed();
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(took < std::time::Duration::from_secs(3 + 5), "took {took:?}");
-    assert!(r.stderr.contains("--timeout") && r.stderr.contains(&hung.url), "{}", r.all());
+    assert!(
+        r.stderr.contains("--timeout") && r.stderr.contains(&hung.url),
+        "{}",
+        r.all()
+    );
 
     // The per-request limit: retried (shown on stderr), then given up.
     let started = std::time::Instant::now();
@@ -588,7 +641,11 @@ async fn a_hung_server_fails_plan_within_the_limit_naming_the_endpoint() {
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(took < std::time::Duration::from_secs(4 + 4 + 5), "took {took:?}");
     assert!(r.stderr.contains(&hung.url), "the endpoint is named:\n{}", r.all());
-    assert!(r.stderr.contains("... retrying QPS"), "progress on stderr:\n{}", r.all());
+    assert!(
+        r.stderr.contains("... retrying QPS"),
+        "progress on stderr:\n{}",
+        r.all()
+    );
     assert!(r.stdout.starts_with("Endpoints:"), "{}", r.all());
 }
 
@@ -607,7 +664,11 @@ fn the_default_limits_fail_a_hung_plan_in_under_90_seconds() {
     let backoff: std::time::Duration = (1..attempts).map(|r| timeouts.retry_base * 2u32.pow(r - 1)).sum();
     let worst = timeouts.request * attempts + backoff;
     assert!(worst < std::time::Duration::from_secs(90), "{worst:?}");
-    assert!(timeouts.connect <= std::time::Duration::from_secs(5), "{:?}", timeouts.connect);
+    assert!(
+        timeouts.connect <= std::time::Duration::from_secs(5),
+        "{:?}",
+        timeouts.connect
+    );
 }
 
 /// A state file that cannot be written stops `apply` before it writes to Qualys.
@@ -627,5 +688,108 @@ async fn an_unwritable_state_file_stops_apply_before_any_qualys_write() {
     assert!(r.stderr.contains(&state.display().to_string()), "{}", r.all());
     // Checked before the first request, so not even a read was made.
     assert_eq!(cli.sim.count("*", "*"), 0, "{:?}", cli.sim.counters());
-    assert!(cli.sim.state().to_string().contains("legacy"), "the seeded connector is untouched");
+    assert!(
+        cli.sim.state().to_string().contains("legacy"),
+        "the seeded connector is untouched"
+    );
+}
+
+/// Saving the state fails mid-apply: nothing more is written to Qualys, and
+/// what was done comes back with the error (the CLI prints it, then exits 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_state_save_stops_writing_and_returns_what_was_done() {
+    let mut env = Env::examples().await;
+    let snap = env.observe().await;
+    let mut saves = 0;
+    let run = env
+        .ws
+        .apply_saving(
+            &env.client,
+            &snap,
+            &mut env.state,
+            &env.account,
+            &mut |_: &qualys_operator::cli::state::State| {
+                saves += 1;
+                if saves < 2 {
+                    Ok(())
+                } else {
+                    Err(qualys_operator::cli::state::StateError::Io {
+                        path: "state.json".into(),
+                        message: "disk full".into(),
+                    })
+                }
+            },
+        )
+        .await;
+    assert_eq!(run.results.len(), 2, "{:?}", run.results);
+    assert!(run.save_error.is_some());
+    let created: usize = ["AWS", "AZURE", "GCP", "OCI"]
+        .iter()
+        .map(|cloud| env.connectors_of(cloud).len())
+        .sum();
+    // The seeded legacy AWS connector plus the two objects applied.
+    assert_eq!(created, 3, "writes after the failed save:\n{:#}", env.world());
+    let shown = qualys_operator::cli::workspace::CliError::StateNotSaved {
+        done: run.results.len(),
+        source: run.save_error.unwrap_or_else(|| panic!("no error")),
+    }
+    .to_string();
+    assert!(
+        shown.contains("disk full") && shown.contains("the 2 object(s) above"),
+        "{shown}"
+    );
+}
+
+/// Throttled by Qualys: the wait and its reason appear on stderr as it happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_waits_are_shown_with_their_reason() {
+    let cli = Cli::new(true).await;
+    let mut rule = FaultRule::new(
+        "*/search/am/*",
+        FaultAction::Status {
+            status: 429,
+            body: Some("This API cannot be run again for another 1 seconds.".into()),
+        },
+    );
+    rule.times = Some(1);
+    cli.sim.add_fault(rule);
+    let r = cli.cmd("plan", &[]).await;
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains("... rate-limited by Qualys on QPS") && r.stderr.contains("run again for another 1 seconds"),
+        "{}",
+        r.all()
+    );
+}
+
+/// `--help` and the README state the endpoint rule in the order the resolver
+/// applies it (the unit tests of `qualys::platform` pin that order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_and_readme_state_the_endpoint_rule() {
+    for command in ["plan", "apply"] {
+        let help = run(args(&[command, "--help"]), Vec::new()).await;
+        let text = help.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            text.contains(
+                "first match wins: the family's own flag (--gateway-url, --cloudview-url); --qualys-url; \
+                 the QualysAccount's apiUrl, gatewayUrl, cloudviewUrl; its platform; for CloudView, the QPS URL"
+            ) && text.contains("--allow-mixed-endpoints"),
+            "{command} --help:\n{}",
+            help.all()
+        );
+    }
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let order = [
+        "1. the family's own flag",
+        "2. `--qualys-url`",
+        "3. the QualysAccount's",
+        "4. the QualysAccount's `platform`",
+        "5. for CloudView only: the QPS URL",
+    ];
+    let positions: Vec<Option<usize>> = order.iter().map(|s| readme.find(s)).collect();
+    assert!(
+        positions.iter().all(Option::is_some) && positions.windows(2).all(|w| w[0] < w[1]),
+        "README Endpoints rule: {positions:?}"
+    );
 }

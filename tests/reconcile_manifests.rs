@@ -11,7 +11,6 @@ use serde_json::json;
 use support::*;
 
 use qualys_operator::cli::workspace::{CliError, Workspace};
-use qualys_operator::reconcile::plan::Action;
 
 fn invalid_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/invalid")
@@ -180,10 +179,30 @@ fn without_secret(name: &str) -> Vec<qualys_operator::manifest::Document> {
 #[test]
 fn a_missing_secret_or_key_is_an_error_naming_field_secret_and_key() {
     let cases = [
-        ("azure-prod-app", "AzureConnector/azure-prod", "spec.authenticationKeySecretRef", "clientSecret"),
-        ("gcp-analytics-key", "GcpConnector/gcp-analytics", "spec.serviceAccountKeySecretRef", "key.json"),
-        ("oci-api-key", "OciConnector/oci-finance", "spec.privateKeySecretRef", "private.pem"),
-        ("azure-org-app", "AzureOrgConnector/contoso", "spec.secretValueSecretRef", "clientSecret"),
+        (
+            "azure-prod-app",
+            "AzureConnector/azure-prod",
+            "spec.authenticationKeySecretRef",
+            "clientSecret",
+        ),
+        (
+            "gcp-analytics-key",
+            "GcpConnector/gcp-analytics",
+            "spec.serviceAccountKeySecretRef",
+            "key.json",
+        ),
+        (
+            "oci-api-key",
+            "OciConnector/oci-finance",
+            "spec.privateKeySecretRef",
+            "private.pem",
+        ),
+        (
+            "azure-org-app",
+            "AzureOrgConnector/contoso",
+            "spec.secretValueSecretRef",
+            "clientSecret",
+        ),
     ];
     for (secret, object, field, key) in cases {
         let lines = invalid_errors(Workspace::from_documents(without_secret(secret)));

@@ -22,6 +22,13 @@ pub enum Output {
     Json,
 }
 
+/// The endpoint rule, as `--help` states it (README "Endpoints" says the same).
+pub const ENDPOINT_RULE: &str = "Endpoints, per API family (QPS, gateway, CloudView), first match wins: \
+the family's own flag (--gateway-url, --cloudview-url); --qualys-url; the QualysAccount's apiUrl, gatewayUrl, \
+cloudviewUrl; its platform; for CloudView, the QPS URL. So --qualys-url alone sends everything to that URL. \
+They are printed first, with their source. A mix of loopback/private and public hosts is refused unless \
+--allow-mixed-endpoints.";
+
 /// Arguments shared by `plan` and `apply`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ManifestArgs {

@@ -158,7 +158,10 @@ mod tests {
         };
         assert!(state.save(&path).is_err());
         assert_eq!(leftovers(dir.path()), Vec::<String>::new());
-        assert!(State::check_writable(&path).is_err(), "a directory is not writable as a state file");
+        assert!(
+            State::check_writable(&path).is_err(),
+            "a directory is not writable as a state file"
+        );
     }
 
     #[test]

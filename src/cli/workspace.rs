@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::endpoints::ShownEndpoints;
 use super::state::{State, StateError};
 use crate::crd::QualysAccountSpec;
 use crate::crd::validation;
 use crate::manifest::{self, Document};
 use crate::metrics::Metrics;
 use crate::qualys::{CallObserver, QualysClient, QualysError, Secret, Timeouts};
-use super::endpoints::ShownEndpoints;
 use crate::reconcile::account::{UrlOverrides, account_endpoints, config_for};
 use crate::reconcile::build::{self, Inputs, member_candidate, org_member_names};
 use crate::reconcile::execute::{Applied, NoGuard, execute};
@@ -166,7 +166,11 @@ impl Workspace {
         if documents.is_empty() {
             return Err(CliError::NoObjects(format!(
                 "no manifests in {}: the files are empty or the directories hold no .yaml, .yml or .json file",
-                paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         Self::from_documents(documents)
@@ -223,10 +227,16 @@ impl Workspace {
                     }
                     Err(fields) => refuse(&mut errors, fields),
                 },
-                Role::Unknown => refuse(&mut errors, validation::validate_object(&doc.value).err().unwrap_or_default()),
+                Role::Unknown => refuse(
+                    &mut errors,
+                    validation::validate_object(&doc.value).err().unwrap_or_default(),
+                ),
                 Role::Other => ws.ignored.push(format!(
                     "{} {}/{} ({}#{})",
-                    doc.value.get("apiVersion").and_then(Value::as_str).unwrap_or("(no apiVersion)"),
+                    doc.value
+                        .get("apiVersion")
+                        .and_then(Value::as_str)
+                        .unwrap_or("(no apiVersion)"),
                     doc.kind(),
                     doc.name(),
                     doc.source.display(),
@@ -273,7 +283,10 @@ impl Workspace {
             for (field, r) in build::secret_refs(object) {
                 let found = self.inputs.secrets.get(&(namespace.clone(), r.name.clone()));
                 let problem = match found {
-                    None => format!("Secret {namespace}/{} (key {:?}) is not in the manifests", r.name, r.key),
+                    None => format!(
+                        "Secret {namespace}/{} (key {:?}) is not in the manifests",
+                        r.name, r.key
+                    ),
                     Some(keys) if !keys.contains_key(&r.key) => format!(
                         "Secret {namespace}/{} has no key {:?} (keys: {})",
                         r.name,
@@ -283,7 +296,9 @@ impl Workspace {
                     Some(_) => continue,
                 };
                 let at = sources.get(&reference).cloned().unwrap_or(reference.clone());
-                errors.push(format!("{at}: spec.{field}: {problem}; add it (kind: Secret) to the files given with -f"));
+                errors.push(format!(
+                    "{at}: spec.{field}: {problem}; add it (kind: Secret) to the files given with -f"
+                ));
             }
         }
         errors
@@ -365,17 +380,12 @@ impl Workspace {
         let list = self.accounts.as_slice();
         let names = || list.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
         match (&options.account, list) {
-            (Some(name), _) => list
-                .iter()
-                .find(|(n, _)| n == name)
-                .cloned()
-                .map(Some)
-                .ok_or_else(|| {
-                    CliError::Account(format!(
-                        "--account {name}: no QualysAccount of that name in the manifests (found: {})",
-                        names()
-                    ))
-                }),
+            (Some(name), _) => list.iter().find(|(n, _)| n == name).cloned().map(Some).ok_or_else(|| {
+                CliError::Account(format!(
+                    "--account {name}: no QualysAccount of that name in the manifests (found: {})",
+                    names()
+                ))
+            }),
             (None, []) => Ok(None),
             (None, [one]) => Ok(Some(one.clone())),
             (None, many) => Err(CliError::Account(format!(

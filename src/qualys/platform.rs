@@ -233,7 +233,11 @@ pub fn resolve_endpoints(sources: &EndpointSources<'_>) -> Result<Endpoints, Con
         url: qps.url.clone(),
         source: UrlSource::SameAsQps,
     });
-    Ok(Endpoints { qps, gateway, cloudview })
+    Ok(Endpoints {
+        qps,
+        gateway,
+        cloudview,
+    })
 }
 
 /// Whether a host is on this machine or a private network, or public.
@@ -362,10 +366,18 @@ mod tests {
             gateway_url: Some("https://gw.example"),
             ..UrlSet::default()
         };
-        for (account, platform) in [(UrlSet::default(), Some("US2")), (account, None), (account, Some("EU1"))] {
+        for (account, platform) in [
+            (UrlSet::default(), Some("US2")),
+            (account, None),
+            (account, Some("EU1")),
+        ] {
             let e = resolve_endpoints(&sources(only_qps, account, platform)).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(urls(&e), [LOCAL; 3], "{account:?} {platform:?}");
-            assert!(e.families().iter().all(|(_, e)| e.source == UrlSource::QualysUrlOverride));
+            assert!(
+                e.families()
+                    .iter()
+                    .all(|(_, e)| e.source == UrlSource::QualysUrlOverride)
+            );
         }
     }
 
@@ -396,7 +408,11 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             urls(&e),
-            ["https://a.example", "https://gateway.qg2.apps.qualys.com", "https://a.example"]
+            [
+                "https://a.example",
+                "https://gateway.qg2.apps.qualys.com",
+                "https://a.example"
+            ]
         );
         assert_eq!(e.qps.source, UrlSource::Account);
         assert_eq!(e.gateway.source, UrlSource::Platform("US2"));
