@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::qualys::Family;
-use crate::qualys::platform::{Endpoint, Endpoints, UrlSource};
+use crate::qualys::endpoints::{Endpoint, Endpoints, UrlSource};
 
 /// Resolved endpoints with what is needed to say where each came from.
 #[derive(Debug, Clone)]

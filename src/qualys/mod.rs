@@ -12,6 +12,7 @@ mod auth;
 mod client;
 pub mod cloudview;
 pub mod config;
+pub mod endpoints;
 pub mod error;
 pub mod gateway;
 pub mod governor;

@@ -2,7 +2,7 @@
 
 use crate::crd::QualysAccountSpec;
 use crate::crd::account::{CloudViewAuth as SpecAuth, QpsFormat as SpecFormat};
-use crate::qualys::platform::{EndpointSources, Endpoints, UrlSet, resolve_endpoints};
+use crate::qualys::endpoints::{EndpointSources, Endpoints, UrlSet, resolve_endpoints};
 use crate::qualys::{AccountConfig, CloudViewAuth, ConfigError, QpsFormat, Secret};
 
 /// URLs that replace the account's (the demo points every account at its simulator).
