@@ -230,6 +230,13 @@ async fn credentials_come_from_the_environment_when_no_secret_holds_them() {
     let missing = run(base.clone(), Vec::new()).await;
     assert_eq!(missing.code, 1, "{}", missing.all());
     assert!(missing.stderr.contains("QUALYS_USERNAME"), "{}", missing.all());
+    assert!(
+        missing
+            .stderr
+            .contains("QualysAccount default reads it from Secret qualys-credentials key \"username\""),
+        "the Secret and key are named:\n{}",
+        missing.all()
+    );
     let creds = vec![
         ("QUALYS_USERNAME", "demo".to_string()),
         ("QUALYS_PASSWORD", "demo".to_string()),

@@ -99,11 +99,25 @@ impl Workspace {
                 .map_err(|e| CliError::Account(e.to_string()))?;
         }
         let (secret_user, secret_pass) = from_secret.unwrap_or((None, None));
+        // Where the account says the credentials are, for the message when they are not.
+        let wanted = |key: &str| match &account_name {
+            Some(name) => format!(
+                "QualysAccount {name} reads it from Secret {} key {key:?}, which is not in the manifests",
+                spec.credentials_secret_ref.name
+            ),
+            None => "there is no QualysAccount".into(),
+        };
         let username = options.username.clone().or(secret_user).ok_or_else(|| {
-            CliError::Account("no Qualys username: set QUALYS_USERNAME or put it in the account's Secret".into())
+            CliError::Account(format!(
+                "no Qualys username: set QUALYS_USERNAME ({})",
+                wanted(&spec.credentials_secret_ref.username_key)
+            ))
         })?;
         let password = options.password.clone().or(secret_pass).ok_or_else(|| {
-            CliError::Account("no Qualys password: set QUALYS_PASSWORD or put it in the account's Secret".into())
+            CliError::Account(format!(
+                "no Qualys password: set QUALYS_PASSWORD ({})",
+                wanted(&spec.credentials_secret_ref.password_key)
+            ))
         })?;
         let mut config =
             config_for(&spec, &endpoints, username, password).map_err(|e| CliError::Account(e.to_string()))?;
