@@ -754,7 +754,8 @@ async fn a_failing_state_save_stops_writing_and_returns_what_was_done() {
     );
 }
 
-/// Throttled by Qualys: the wait and its reason appear on stderr as it happens.
+/// Throttled by Qualys: the wait and its reason appear on stderr as it
+/// happens, and a call held back by the paused budget says so after 5 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_waits_are_shown_with_their_reason() {
     let cli = Cli::new(true).await;
@@ -762,7 +763,7 @@ async fn rate_limit_waits_are_shown_with_their_reason() {
         "*/search/am/*",
         FaultAction::Status {
             status: 429,
-            body: Some("This API cannot be run again for another 1 seconds.".into()),
+            body: Some("This API cannot be run again for another 6 seconds.".into()),
         },
     );
     rule.times = Some(1);
@@ -770,7 +771,12 @@ async fn rate_limit_waits_are_shown_with_their_reason() {
     let r = cli.cmd("plan", &[]).await;
     assert_eq!(r.code, 2, "{}", r.all());
     assert!(
-        r.stderr.contains("... rate-limited by Qualys on QPS") && r.stderr.contains("run again for another 1 seconds"),
+        r.stderr.contains("... rate-limited by Qualys on QPS") && r.stderr.contains("run again for another 6 seconds"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stderr.contains("... waiting for the QPS rate budget") && r.stderr.contains("Qualys asked to wait"),
         "{}",
         r.all()
     );

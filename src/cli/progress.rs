@@ -159,6 +159,16 @@ impl CallObserver for ProgressReporter {
                 self.target(family),
                 wait.as_secs_f64()
             ),
+            Progress::Queued {
+                family,
+                operation,
+                waited,
+                reason,
+            } => eprintln!(
+                "... waiting for the {} rate budget ({operation}) for {} s: {reason}",
+                family.label(),
+                waited.as_secs()
+            ),
             Progress::RateLimited {
                 family,
                 operation,

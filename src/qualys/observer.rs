@@ -88,6 +88,13 @@ pub enum Progress<'a> {
         wait: Duration,
         reason: &'a str,
     },
+    /// The call has waited `waited` so far for the account's rate budget.
+    Queued {
+        family: Family,
+        operation: &'static str,
+        waited: Duration,
+        reason: &'a str,
+    },
     /// Qualys throttled the call; it is repeated after `wait`.
     RateLimited {
         family: Family,

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use super::auth::{self, CachedToken, TokenCache};
 use super::config::{AccountConfig, ConfigError};
 use super::error::QualysError;
-use super::governor::{RateGovernor, RateHeaders, WaitTooLong};
+use super::governor::{Permit, RateGovernor, RateHeaders, WaitTooLong};
 use super::lenient;
 use super::observer::{CallObserver, CallRecord, Family, Progress};
 use super::qps::envelope::{
@@ -115,8 +115,7 @@ impl Transport {
             attempt += 1;
             let queued = Instant::now();
             let permit = self
-                .governor
-                .acquire(call.family, deadline)
+                .acquire(call, deadline)
                 .await
                 .map_err(|WaitTooLong(w)| QualysError::RateLimited {
                     retry_after: (!w.is_zero()).then_some(w),
@@ -336,6 +335,28 @@ impl Transport {
                 attempt,
             });
         }
+    }
+
+    /// The governor's permit; a wait longer than a few seconds is reported
+    /// once, with the governor's reason, so a paused run is not silent.
+    async fn acquire(&self, call: &Call, deadline: Instant) -> Result<Permit<'_>, WaitTooLong> {
+        const SLOW: Duration = Duration::from_secs(5);
+        let acquire = self.governor.acquire(call.family, deadline);
+        tokio::pin!(acquire);
+        tokio::select! {
+            biased;
+            permit = &mut acquire => return permit,
+            () = tokio::time::sleep(SLOW) => {}
+        }
+        if let Some(reason) = self.governor.waiting_reason(call.family) {
+            self.progress(&Progress::Queued {
+                family: call.family,
+                operation: call.operation,
+                waited: SLOW,
+                reason: &reason,
+            });
+        }
+        acquire.await
     }
 
     fn progress(&self, event: &Progress<'_>) {
