@@ -40,7 +40,7 @@ pub enum CliError {
     Timeout(String),
     #[error(
         "{source}\nthe {done} object(s) above were processed in Qualys but the state file does not record them; \
-         fix the state file and run apply again (existing objects are found again by their natural key)"
+         fix the state file and run apply again (it adopts what it created by natural key, unless adoptionPolicy is MustCreate)"
     )]
     StateNotSaved {
         done: usize,
