@@ -583,6 +583,49 @@ impl Drop for Env {
     }
 }
 
+// ---------------------------------------------------------------------------
+// helm
+
+pub struct Helm {
+    bin: PathBuf,
+    /// HELM_{CACHE,CONFIG,DATA}_HOME: the user's helm setup stays untouched.
+    home: tempfile::TempDir,
+}
+
+/// `$HELM`, else `scripts/tools.sh helm`. Never skips: without helm the test fails.
+pub fn helm() -> &'static Helm {
+    static HELM: OnceLock<Helm> = OnceLock::new();
+    HELM.get_or_init(|| {
+        let bin = match std::env::var_os("HELM").filter(|h| !h.is_empty()) {
+            Some(h) => PathBuf::from(h),
+            None => {
+                let out = output(Command::new(root().join("scripts/tools.sh")).arg("helm"), None);
+                assert!(
+                    out.status.success(),
+                    "scripts/tools.sh helm could not provide helm (set HELM to a helm binary):\n{}",
+                    text(&out.stderr)
+                );
+                PathBuf::from(text(&out.stdout).trim())
+            }
+        };
+        let home = tempfile::tempdir().expect("tempdir");
+        let helm = Helm { bin, home };
+        ok(helm.cmd().arg("version"), None);
+        helm
+    })
+}
+
+impl Helm {
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        let home = self.home.path();
+        cmd.env("HELM_CACHE_HOME", home.join("cache"))
+            .env("HELM_CONFIG_HOME", home.join("config"))
+            .env("HELM_DATA_HOME", home.join("data"));
+        cmd
+    }
+}
+
 /// A manifest with `{{NAME}}`-style placeholders filled in.
 pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     vars.iter()
