@@ -291,7 +291,11 @@ impl<'a> Releases<'a> {
             return out;
         };
         for dir in dirs.flatten() {
-            if !dir.file_name().to_string_lossy().starts_with(&format!("{}_", self.env.ns)) {
+            if !dir
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&format!("{}_", self.env.ns))
+            {
                 continue;
             }
             for file in walk(&dir.path()) {
@@ -332,7 +336,10 @@ impl Drop for Releases<'_> {
                 None,
             );
         }
-        let _ = output(kubectl().args(["delete", "namespace", &self.env.ns, "--wait=false"]), None);
+        let _ = output(
+            kubectl().args(["delete", "namespace", &self.env.ns, "--wait=false"]),
+            None,
+        );
     }
 }
 
@@ -410,7 +417,10 @@ fn node_helm_install_brings_every_example_to_ready_as_a_pod_under_the_chart_rbac
         env.wait_ready(kind, name, READY);
     }
     let elapsed = started.elapsed();
-    println!("NUMBER helm install -> all {} examples Ready: {elapsed:.1?}", EXAMPLES.len());
+    println!(
+        "NUMBER helm install -> all {} examples Ready: {elapsed:.1?}",
+        EXAMPLES.len()
+    );
 
     // It ran as the chart says: the image, its ServiceAccount, hardened.
     let pod = releases.wait_pod_ready("qo-examples");
@@ -422,13 +432,19 @@ fn node_helm_install_brings_every_example_to_ready_as_a_pod_under_the_chart_rbac
     assert_eq!(container["securityContext"]["readOnlyRootFilesystem"], true);
     assert_eq!(container["securityContext"]["capabilities"]["drop"], json!(["ALL"]));
     assert_eq!(spec["securityContext"]["runAsUser"], 65532);
-    assert_eq!(pod["status"]["containerStatuses"][0]["restartCount"], 0, "never restarted");
+    assert_eq!(
+        pod["status"]["containerStatuses"][0]["restartCount"], 0,
+        "never restarted"
+    );
     // Events need their own verb: the chart's RBAC must grant it.
     env.wait_event("AwsConnector", "aws-prod", "Created", Duration::from_secs(30));
     // A missing verb shows up as a 403 in the operator's log even when a
     // retry later succeeded.
     let logs = releases.pod_logs();
-    assert!(logs.contains("qualys-operator"), "no operator log under the node's pod logs:\n{logs}");
+    assert!(
+        logs.contains("qualys-operator"),
+        "no operator log under the node's pod logs:\n{logs}"
+    );
     for bad in ["forbidden", "Forbidden", "panicked"] {
         assert!(!logs.contains(bad), "the operator log says {bad}:\n{logs}");
     }
@@ -453,7 +469,9 @@ fn node_deleting_the_leader_pod_hands_over_within_a_lease_and_never_two_writers(
     }
     let release_of = |holder: &str| names.iter().position(|n| holder.starts_with(&format!("{n}-")));
     let holder = wait_for("a leader", READY, || {
-        lease(&env).filter(|(h, _)| release_of(h).is_some()).ok_or("no holder")
+        lease(&env)
+            .filter(|(h, _)| release_of(h).is_some())
+            .ok_or_else(|| "no holder".to_string())
     });
 
     // Lease timeline: (acquired at, holder), from the Lease's own acquireTime.
@@ -461,7 +479,7 @@ fn node_deleting_the_leader_pod_hands_over_within_a_lease_and_never_two_writers(
     let mut failovers = Vec::new();
     let mut objects = 0;
     for round in 0..5 {
-        let (old, _) = timeline.last().cloned().expect("a holder");
+        let (_, old) = timeline.last().cloned().expect("a holder");
         // Work in flight while the leader goes away.
         for _ in 0..3 {
             objects += 1;
@@ -469,15 +487,17 @@ fn node_deleting_the_leader_pod_hands_over_within_a_lease_and_never_two_writers(
         }
         ok(env.kubectl().args(["delete", "pod", &old, "--wait=false"]), None);
         let deleted = Instant::now();
-        let (new, acquired) = wait_for("another replica to take the Lease", LEASE * 2, || {
-            match lease(&env) {
-                Some((h, t)) if h != old && release_of(&h).is_some() => Ok((h, t)),
-                other => Err(format!("{other:?}")),
-            }
+        let (new, acquired) = wait_for("another replica to take the Lease", LEASE * 2, || match lease(&env) {
+            Some((h, t)) if h != old && release_of(&h).is_some() => Ok((h, t)),
+            other => Err(format!("{other:?}")),
         });
         let took = deleted.elapsed();
         println!("round {round}: {new} took over from {old} after {took:.1?}");
-        assert_ne!(release_of(&new), release_of(&old), "the other release leads, not a restart");
+        assert_ne!(
+            release_of(&new),
+            release_of(&old),
+            "the other release leads, not a restart"
+        );
         failovers.push(took);
         timeline.push((acquired, new));
         for i in objects - 2..=objects {
@@ -507,10 +527,16 @@ fn node_deleting_the_leader_pod_hands_over_within_a_lease_and_never_two_writers(
     println!("NUMBER leader failover (median of 5): {median:.1?} ({failovers:.1?})");
     println!("NUMBER Qualys writes by a non-leader: {} of {writes}", foreign.len());
     assert!(writes >= objects, "the rounds wrote to Qualys ({writes} writes)");
-    assert!(foreign.is_empty(), "writes by a replica that did not hold the Lease: {foreign:#?}");
+    assert!(
+        foreign.is_empty(),
+        "writes by a replica that did not hold the Lease: {foreign:#?}"
+    );
     assert!(median < LEASE, "failover took {median:?}, more than one lease duration");
     for failover in &failovers {
-        assert!(*failover < LEASE + Duration::from_secs(5), "a failover took {failover:?}");
+        assert!(
+            *failover < LEASE + Duration::from_secs(5),
+            "a failover took {failover:?}"
+        );
     }
     for i in 1..=objects {
         assert_eq!(
