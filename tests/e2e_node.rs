@@ -30,7 +30,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use e2e_support::*;
-use qualys_operator::simulator::CloudKind;
 use serde_json::{Value, json};
 
 const SKIP_NODE: &str = "NOT RUN: the node tier needs QUALYS_E2E_NODE=1 under \
@@ -330,9 +329,7 @@ impl Drop for Releases<'_> {
         }
         for name in &self.names {
             let _ = output(
-                helm()
-                    .cmd()
-                    .args(["uninstall", name, "--namespace", &self.env.ns, "--wait=false"]),
+                helm().cmd().args(["uninstall", name, "--namespace", &self.env.ns]),
                 None,
             );
         }
@@ -345,34 +342,6 @@ impl Drop for Releases<'_> {
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-const EXAMPLES: [(&str, &str); 8] = [
-    ("QualysAccount", "default"),
-    ("AwsConnector", "aws-prod"),
-    ("AzureConnector", "azure-prod"),
-    ("GcpConnector", "gcp-analytics"),
-    ("OciConnector", "oci-finance"),
-    ("AzureOrgConnector", "contoso"),
-    ("ConnectorGroup", "platform-team"),
-    ("GlobalScanConfiguration", "perimeter-scans"),
-];
-
-fn aws(name: &str, account: &str) -> String {
-    fill(
-        "apiVersion: qualys-operator.io/v1alpha1
-kind: AwsConnector
-metadata:
-  name: {{NAME}}
-spec:
-  arn: arn:aws:iam::{{ACCOUNT}}:role/QualysConnectorRole
-  externalId: e2e-{{ACCOUNT}}
-  runFrequencyMinutes: 240
-  apps:
-    - name: AI
-",
-        &[("NAME", name), ("ACCOUNT", account)],
-    )
-}
 
 /// The Lease's holder and when it acquired the lease.
 fn lease(env: &Env) -> Option<(String, SystemTime)> {
@@ -397,18 +366,7 @@ fn node_helm_install_brings_every_example_to_ready_as_a_pod_under_the_chart_rbac
     };
     let env = Env::new("node-examples");
     // The group example lists an account whose connector was made in the UI.
-    let arn = "arn:aws:iam::210987654321:role/Legacy";
-    env.seed_connector(
-        CloudKind::Aws,
-        json!({
-            "name": "legacy (created in the UI)",
-            "arn": arn,
-            "externalId": "legacy",
-            "connectorAppInfos": {"set": {"ConnectorAppInfoQList": [
-                {"set": {"ConnectorAppInfo": {"name": "CSA", "identifier": arn}}}
-            ]}}
-        }),
-    );
+    seed_cloudview_aws(&env, "210987654321", "legacy (created in the UI)");
     let mut releases = Releases::new(&node, &env);
     let started = Instant::now();
     releases.install("qo-examples", &node.tag, &env.sim.base_url(), false);
@@ -483,7 +441,7 @@ fn node_deleting_the_leader_pod_hands_over_within_a_lease_and_never_two_writers(
         // Work in flight while the leader goes away.
         for _ in 0..3 {
             objects += 1;
-            env.apply(&aws(&format!("fo-{objects}"), &format!("7000000{objects:05}")));
+            env.apply(&aws(&format!("fo-{objects}"), &format!("7000000{objects:05}"), ""));
         }
         ok(env.kubectl().args(["delete", "pod", &old, "--wait=false"]), None);
         let deleted = Instant::now();
@@ -559,7 +517,7 @@ fn node_helm_upgrade_rolls_to_the_new_image_without_duplicates_or_losses() {
     releases.install("qo-up", &node.tag, &url, true);
     let before = releases.wait_pod_ready("qo-up");
     for i in 1..=4 {
-        env.apply(&aws(&format!("up-{i}"), &format!("71000000000{i}")));
+        env.apply(&aws(&format!("up-{i}"), &format!("71000000000{i}"), ""));
     }
     for i in 1..=2 {
         env.wait_ready("awsconnector", &format!("up-{i}"), READY);
@@ -567,7 +525,7 @@ fn node_helm_upgrade_rolls_to_the_new_image_without_duplicates_or_losses() {
     releases.install("qo-up", &node.next_tag, &url, true);
     // Objects created during the rollout are not lost either.
     for i in 5..=8 {
-        env.apply(&aws(&format!("up-{i}"), &format!("71000000000{i}")));
+        env.apply(&aws(&format!("up-{i}"), &format!("71000000000{i}"), ""));
     }
     ok(
         env.kubectl()

@@ -23,7 +23,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use e2e_support::*;
-use qualys_operator::simulator::{CloudKind, FaultAction, FaultRule, LossMode};
+use qualys_operator::simulator::{FaultAction, FaultRule, LossMode};
 use serde_json::{Value, json};
 
 /// Time for an object to become Ready (with 4 tests on 2 cores).
@@ -31,23 +31,6 @@ const READY: Duration = Duration::from_secs(90);
 /// Drift must be corrected within the resync interval plus this much (jitter,
 /// the shared snapshot's age, the API server and the simulator).
 const SLACK: Duration = Duration::from_secs(12);
-
-fn aws(name: &str, account: &str, extra_spec: &str) -> String {
-    fill(
-        "apiVersion: qualys-operator.io/v1alpha1
-kind: AwsConnector
-metadata:
-  name: {{NAME}}
-spec:
-  arn: arn:aws:iam::{{ACCOUNT}}:role/QualysConnectorRole
-  externalId: e2e-{{ACCOUNT}}
-  runFrequencyMinutes: 240
-  apps:
-    - name: AI
-{{EXTRA}}",
-        &[("NAME", name), ("ACCOUNT", account), ("EXTRA", extra_spec)],
-    )
-}
 
 fn external_id(obj: &Value) -> String {
     let id = str_at(obj, "/status/externalId").to_string();
@@ -57,23 +40,6 @@ fn external_id(obj: &Value) -> String {
 
 fn run_frequency(env: &Env, id: &str) -> Option<u64> {
     env.sim_connector(id).and_then(|c| c["runFrequency"].as_u64())
-}
-
-/// A legacy AWS connector created in the Qualys UI, with CloudView (CSA), so
-/// groups can list its account.
-fn seed_cloudview_aws(env: &Env, account: &str, name: &str) -> String {
-    let arn = format!("arn:aws:iam::{account}:role/Legacy");
-    env.seed_connector(
-        CloudKind::Aws,
-        json!({
-            "name": name,
-            "arn": arn,
-            "externalId": "legacy",
-            "connectorAppInfos": {"set": {"ConnectorAppInfoQList": [
-                {"set": {"ConnectorAppInfo": {"name": "CSA", "identifier": arn}}}
-            ]}}
-        }),
-    )
 }
 
 // ---------------------------------------------------------------------------
@@ -92,16 +58,7 @@ fn e2e_every_example_reaches_ready_and_qualys_holds_exactly_them() {
     // The user path: the whole directory at once (examples/invalid is not recursed into).
     env.apply_path(&root().join("examples"));
 
-    let objects = [
-        ("QualysAccount", "default"),
-        ("AwsConnector", "aws-prod"),
-        ("AzureConnector", "azure-prod"),
-        ("GcpConnector", "gcp-analytics"),
-        ("OciConnector", "oci-finance"),
-        ("AzureOrgConnector", "contoso"),
-        ("ConnectorGroup", "platform-team"),
-        ("GlobalScanConfiguration", "perimeter-scans"),
-    ];
+    let objects = EXAMPLES;
     let mut ready = Vec::new();
     for (kind, name) in objects {
         ready.push((kind, name, env.wait_ready(kind, name, READY)));

@@ -92,6 +92,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        Root = "$n/runc"
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$n/cni"
@@ -276,6 +278,9 @@ stop_node() { # dir
     fi
     remove_pod_cgroups
     rm -rf "$n"
+    # The shims' socket directory is fixed in containerd 1.6; it is left empty
+    # (and removed if nobody else uses it).
+    rmdir /run/containerd/s /run/containerd 2>/dev/null || true
 }
 
 # Shims outlive containerd by design; ours are the ones started with our

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use qualys_operator::simulator::{CloudKind, SimConfig, SimHandle, Simulator};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const SKIP: &str = "skipped: set QUALYS_E2E=1 and run under scripts/testenv.sh run -- ...";
 
@@ -624,6 +624,53 @@ impl Helm {
             .env("HELM_DATA_HOME", home.join("data"));
         cmd
     }
+}
+
+/// An AwsConnector NAME for AWS account ACCOUNT (EXTRA_SPEC: more spec lines).
+pub fn aws(name: &str, account: &str, extra_spec: &str) -> String {
+    fill(
+        "apiVersion: qualys-operator.io/v1alpha1
+kind: AwsConnector
+metadata:
+  name: {{NAME}}
+spec:
+  arn: arn:aws:iam::{{ACCOUNT}}:role/QualysConnectorRole
+  externalId: e2e-{{ACCOUNT}}
+  runFrequencyMinutes: 240
+  apps:
+    - name: AI
+{{EXTRA}}",
+        &[("NAME", name), ("ACCOUNT", account), ("EXTRA", extra_spec)],
+    )
+}
+
+/// The objects of examples/ (kind, name), in dependency order.
+pub const EXAMPLES: [(&str, &str); 8] = [
+    ("QualysAccount", "default"),
+    ("AwsConnector", "aws-prod"),
+    ("AzureConnector", "azure-prod"),
+    ("GcpConnector", "gcp-analytics"),
+    ("OciConnector", "oci-finance"),
+    ("AzureOrgConnector", "contoso"),
+    ("ConnectorGroup", "platform-team"),
+    ("GlobalScanConfiguration", "perimeter-scans"),
+];
+
+/// A legacy AWS connector created in the Qualys UI, with CloudView (CSA), so
+/// groups can list its account.
+pub fn seed_cloudview_aws(env: &Env, account: &str, name: &str) -> String {
+    let arn = format!("arn:aws:iam::{account}:role/Legacy");
+    env.seed_connector(
+        CloudKind::Aws,
+        json!({
+            "name": name,
+            "arn": arn,
+            "externalId": "legacy",
+            "connectorAppInfos": {"set": {"ConnectorAppInfoQList": [
+                {"set": {"ConnectorAppInfo": {"name": "CSA", "identifier": arn}}}
+            ]}}
+        }),
+    )
 }
 
 /// A manifest with `{{NAME}}`-style placeholders filled in.
