@@ -148,11 +148,11 @@ cmd_build() { # tag...
     local user
     user=$(bah inspect --type image --format '{{.OCIv1.Config.User}}' "$REPO:$tag")
     [[ $user == 65532:65532 ]] || die "$REPO:$tag runs as '$user', not 65532:65532"
-    log "built $REPO:$tag ($(image_size "$REPO:$tag") bytes uncompressed)"
+    log "built $REPO:$tag ($(image_size "$REPO:$tag") uncompressed)"
     for t in "$@"; do echo "$REPO:$t"; done
 }
 
-image_size() { bah inspect --type image --format '{{.Size}}' "$1" 2>/dev/null || echo "?"; }
+image_size() { bah images --format '{{.Size}}' "$1" 2>/dev/null || echo "?"; }
 
 cmd_archive() { # tag out
     local ref=$REPO:$1 out=$2

@@ -259,6 +259,8 @@ fn cases() -> Vec<Case> {
                     "ClusterRole qualys-operator-view",
                     "ClusterRole qualys-operator-edit",
                     "ClusterRoleBinding qualys-operator",
+                    "ClusterRole qualys-operator-crds",
+                    "ClusterRoleBinding qualys-operator-crds",
                     "Service qualys-operator-metrics",
                     "Deployment qualys-operator",
                 ]
@@ -361,10 +363,22 @@ fn cases() -> Vec<Case> {
                 let clusterwide: Vec<_> = all(docs, "ClusterRole").into_iter().map(name).collect();
                 assert_eq!(
                     clusterwide,
-                    ["qualys-operator-view", "qualys-operator-edit"],
-                    "no ClusterRole for the operator itself"
+                    ["qualys-operator-crds", "qualys-operator-view", "qualys-operator-edit"],
+                    "no ClusterRole for the operator's objects"
                 );
-                assert!(all(docs, "ClusterRoleBinding").is_empty(), "no ClusterRoleBinding");
+                // Cluster-wide, the operator may only read our CRDs (its start-up check).
+                let crds: Vec<String> = KINDS.iter().map(|k| format!("{k}.qualys-operator.io")).collect();
+                assert_eq!(
+                    one(docs, "ClusterRole", "qualys-operator-crds")["rules"],
+                    json!([{
+                        "apiGroups": ["apiextensions.k8s.io"],
+                        "resources": ["customresourcedefinitions"],
+                        "resourceNames": crds,
+                        "verbs": ["get"]
+                    }])
+                );
+                let bindings: Vec<_> = all(docs, "ClusterRoleBinding").into_iter().map(name).collect();
+                assert_eq!(bindings, ["qualys-operator-crds"], "no other ClusterRoleBinding");
                 for ns in ["team-a", "team-b"] {
                     let role = docs
                         .iter()
