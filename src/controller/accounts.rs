@@ -45,6 +45,8 @@ pub struct AccountRegistry {
     default: Option<(String, String)>,
     overrides: UrlOverrides,
     metrics: Arc<Metrics>,
+    /// `--qualys-request-timeout`, for every account's client.
+    request_timeout: Option<std::time::Duration>,
     cache: Mutex<HashMap<String, (String, QualysClient)>>,
 }
 
@@ -60,8 +62,14 @@ impl AccountRegistry {
             default,
             overrides,
             metrics,
+            request_timeout: None,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn with_request_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
     }
 
     /// Which account an object in `namespace` uses.
@@ -122,11 +130,14 @@ impl AccountRegistry {
                 client: client.clone(),
             });
         }
-        let config =
+        let mut config =
             account_config(&account.spec, username, password, &self.overrides).map_err(|e| AccountError::Invalid {
                 account: key.clone(),
                 message: e.to_string(),
             })?;
+        if let Some(timeout) = self.request_timeout {
+            config.timeouts.request = timeout;
+        }
         let client = QualysClient::builder(config)
             .observer(self.metrics.clone())
             .build()

@@ -141,6 +141,26 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     let key = obj.natural_key();
     let resolution = identity::resolve(&obj.recorded, &key, obj.adoption, &snap.listed(obj.kind), &others);
     let desired = obj.fields();
+    // The natural key names a Qualys object another object holds: one object
+    // per Qualys object, so no second one is created beside it either.
+    if matches!(resolution, Resolution::Create { .. })
+        && let Some((id, holder)) = snap
+            .listed(obj.kind)
+            .candidates()
+            .into_iter()
+            .filter(|c| c.key == key && (!c.attached_to_org || obj.recorded.declared_org_member))
+            .find_map(|c| others.holder(&c.id).map(|h| (c.id.clone(), h.to_string())))
+    {
+        plan.actions.push(Action::Conflict {
+            reason: format!(
+                "Qualys {} {id} matches {key} and is held by {holder}; one object per Qualys object: delete one of \
+                 the two objects, or give this one another {key_field}",
+                obj.kind,
+                key_field = natural_key_field(obj.kind)
+            ),
+        });
+        return plan;
+    }
     let (id, adopted) = match resolution {
         Resolution::Conflict(reason) => {
             plan.actions.push(Action::Conflict { reason });
@@ -217,6 +237,19 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     }
     push_run(obj, Some(&id), &mut plan);
     plan
+}
+
+/// The spec field a kind's natural key comes from, for messages.
+fn natural_key_field(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Aws => "spec.arn account",
+        Kind::Azure => "spec.subscriptionId",
+        Kind::Gcp => "spec.projectId",
+        Kind::Oci => "spec.tenantId",
+        Kind::AzureOrg => "spec.tenantId",
+        Kind::Group => "spec.name",
+        Kind::GlobalScan => "account",
+    }
 }
 
 /// True when the members change only adds pending (not yet created) members.
