@@ -202,6 +202,8 @@ impl Workspace {
                         username_key: String::new(),
                         password_key: String::new(),
                     },
+                    // The URL came from --qualys-url: the flag is the opt-in.
+                    allow_insecure_http: true,
                 };
                 (spec, None)
             }

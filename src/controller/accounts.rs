@@ -92,6 +92,16 @@ impl AccountRegistry {
             .await
             .map_err(kube_err)?
             .ok_or_else(|| AccountError::Missing(key.clone()))?;
+        // URLs from --qualys-url-override replace the account's (an operator
+        // flag is its own opt-in); the account's own must be safe to use.
+        if self.overrides.api_url.is_none()
+            && let Some(problem) = account.spec.url_problem()
+        {
+            return Err(AccountError::Invalid {
+                account: key.clone(),
+                message: problem,
+            });
+        }
         let creds = &account.spec.credentials_secret_ref;
         let secret = Api::<KubeSecret>::namespaced(self.client.clone(), namespace)
             .get_opt(&creds.name)
