@@ -366,7 +366,7 @@ kind: Secret
 metadata:
   name: gcp-key
 stringData:
-  key.json: '{\"type\":\"service_account\",\"project_id\":\"p\"}'
+  key.json: '{\"type\":\"service_account\",\"project_id\":\"p\",\"client_email\":\"r@p.iam.gserviceaccount.com\",\"private_key\":\"k\"}'
 ",
     );
     let names: Vec<String> = (0..6).map(|i| format!("gcp-{i}")).collect();
@@ -393,6 +393,41 @@ spec:
     let updates = env.calls("POST", "/qps/rest/3.0/update/am/gcp*");
     assert_eq!(creates, names.len() as u64);
     assert_eq!(updates, 0, "the create sent the key; nothing re-sends it");
+}
+
+#[test]
+fn e2e_a_refused_create_is_retried_with_backoff_not_in_a_loop() {
+    if !e2e() {
+        return;
+    }
+    let env = Env::with_operator("refused");
+    env.apply_account();
+    env.wait_ready("qualysaccount", "default", READY);
+    let refusal = env.sim.add_fault(FaultRule::new(
+        AWS_CREATE,
+        FaultAction::Status {
+            status: 400,
+            body: Some("refused by the test".into()),
+        },
+    ));
+    env.apply(&aws("refused", "570000000001", ""));
+    env.wait_condition("awsconnector", "refused", "False", None, READY);
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(20));
+    let tries = creates(&env);
+    // Backoff 5 s, 10 s, 20 s (±20 %): at most 4 tries in the first 20 s.
+    assert!(
+        (1..=4).contains(&tries),
+        "{tries} create calls in {:?}: each try's own create-pending write must not trigger the next at once",
+        started.elapsed()
+    );
+    let _ = refusal;
+    env.sim.clear_faults();
+    env.apply(
+        &aws("refused", "570000000001", "  runFrequencyMinutes: 480\n").replace("  runFrequencyMinutes: 240\n", ""),
+    );
+    env.wait_ready("awsconnector", "refused", READY);
+    assert_eq!(env.sim_aws_for("570000000001").len(), 1);
 }
 
 // ---------------------------------------------------------------------------

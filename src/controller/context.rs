@@ -265,6 +265,9 @@ pub struct Context {
     pub reporter: Reporter,
     /// Consecutive failures per object, for exponential backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Objects whose last write to Qualys failed: not before this instant,
+    /// unless their spec (generation) changes.
+    pub held: Mutex<HashMap<String, (std::time::Instant, Option<i64>)>>,
 }
 
 impl Context {
@@ -281,6 +284,25 @@ impl Context {
 
     pub fn succeeded(&self, object: &str) {
         self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(object);
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).remove(object);
+    }
+
+    /// After a failed write to Qualys: the object's own annotation writes
+    /// (the create-pending marker) wake it at once, and without this a
+    /// refused create was retried as fast as the API server answered.
+    pub fn hold(&self, object: &str, wait: Duration, generation: Option<i64>) {
+        let until = std::time::Instant::now() + wait;
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.insert(object.to_string(), (until, generation));
+    }
+
+    /// How long the object must still wait, if its last write failed and its spec did not change since.
+    pub fn held_for(&self, object: &str, generation: Option<i64>) -> Option<Duration> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let (until, seen) = held.get(object)?;
+        (*seen == generation)
+            .then(|| until.saturating_duration_since(std::time::Instant::now()))
+            .filter(|left| !left.is_zero())
     }
 }
 

@@ -426,6 +426,7 @@ fn controller<K: Reconciled + Records>(
         recorder: Recorder::new(client, common.reporter.clone()),
         reporter: common.reporter,
         failures: Default::default(),
+        held: Default::default(),
     });
     let mut stop = common.shutdown;
     let signal = async move {

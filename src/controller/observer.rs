@@ -271,6 +271,36 @@ mod tests {
     }
 
     #[test]
+    fn an_id_missing_from_a_read_older_than_its_write_is_unknown_not_gone() {
+        let hub = ObserverHub::new(Duration::from_secs(1));
+        let before = Seen {
+            snapshot: Arc::default(),
+            started: Instant::now(),
+        };
+        std::thread::sleep(Duration::from_millis(5));
+        hub.slot("a", Kind::Aws)
+            .writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert("7".into(), Instant::now());
+        std::thread::sleep(Duration::from_millis(5));
+        let after = Seen {
+            snapshot: Arc::default(),
+            started: Instant::now(),
+        };
+        assert!(
+            !hub.read_after_write("a", Kind::Aws, "7", &before),
+            "read before the write"
+        );
+        assert!(
+            hub.read_after_write("a", Kind::Aws, "7", &after),
+            "read after the write"
+        );
+        assert!(hub.read_after_write("a", Kind::Aws, "8", &before), "never written here");
+        assert!(hub.read_after_write("b", Kind::Aws, "7", &before), "another account");
+    }
+
+    #[test]
     fn a_refresh_reports_changed_new_and_gone_ids_only() {
         let old = snapshot(&[("1", "SUCCESS"), ("2", "QUEUED"), ("3", "SUCCESS")]);
         let new = snapshot(&[("1", "SUCCESS"), ("2", "SUCCESS"), ("4", "QUEUED")]);

@@ -454,6 +454,9 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     let deleting = obj.meta().deletion_timestamp.is_some();
     let shared = &ctx.shared;
     let resync = resync_of(ctx, &object);
+    if !deleting && let Some(left) = ctx.held_for(&reference, obj.meta().generation) {
+        return Ok(Requeue::requeue(left));
+    }
 
     let (account, mut desired) = match dereference(ctx, &object, &namespace, deleting, resync).await {
         Ok(Ok(ready)) => ready,
@@ -694,13 +697,15 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         .metrics
         .object_ready(&reference, ctx.kind.kind_name(), Some(verdict.ready));
 
-    let requeue = if applied.failure.is_some() {
-        let e = applied
-            .failure
-            .as_ref()
-            .and_then(|f| f.qualys())
-            .and_then(|q| q.retry_after());
-        e.unwrap_or_else(|| ctx.backoff(&reference))
+    let requeue = if let Some(failure) = &applied.failure {
+        let wait = failure
+            .qualys()
+            .and_then(|q| q.retry_after())
+            .unwrap_or_else(|| ctx.backoff(&reference));
+        if !matches!(failure, ExecError::Intent { .. }) {
+            ctx.hold(&reference, wait, obj.meta().generation);
+        }
+        wait
     } else if verdict.reason.is_terminal() {
         ctx.succeeded(&reference);
         resync

@@ -394,6 +394,49 @@ mod tests {
         }
     }
 
+    /// An AwsConnector object for account 123456789012 and a snapshot
+    /// holding one connector (id 7) for that account.
+    fn aws_object_and_snapshot(name: &str) -> (DesiredObject, Snapshot) {
+        let object = json!({
+            "apiVersion": "qualys-operator.io/v1alpha1",
+            "kind": "AwsConnector",
+            "metadata": {"name": name, "namespace": "team-b"},
+            "spec": {"arn": "arn:aws:iam::123456789012:role/R", "externalId": "x"}
+        });
+        let desired = super::super::build::build(&object, &Default::default()).expect("builds");
+        let connector = crate::qualys::Connector {
+            id: Some("7".into()),
+            arn: Some("arn:aws:iam::123456789012:role/R".into()),
+            ..Default::default()
+        };
+        let snap = Snapshot {
+            connectors: [(crate::qualys::CloudKind::Aws, vec![std::sync::Arc::new(connector)])].into(),
+            ..Snapshot::default()
+        };
+        (desired, snap)
+    }
+
+    #[test]
+    fn a_natural_key_held_by_another_object_is_a_conflict_naming_it_not_a_second_create() {
+        let (desired, snap) = aws_object_and_snapshot("b");
+        let claims: Claims = [("7".to_string(), "AwsConnector/team-a/a".to_string())].into();
+        let plan = plan_object(&desired, &snap, &claims);
+        let [Action::Conflict { reason }] = plan.actions.as_slice() else {
+            panic!("a conflict, nothing else: {:?}", plan.actions)
+        };
+        assert!(
+            reason.contains("AwsConnector/team-a/a") && reason.contains('7'),
+            "{reason}"
+        );
+        // Unclaimed, the same connector is adopted.
+        let plan = plan_object(&desired, &snap, &Claims::new());
+        assert!(
+            matches!(plan.actions.first(), Some(Action::Adopt { id, .. }) if id == "7"),
+            "{:?}",
+            plan.actions
+        );
+    }
+
     #[test]
     fn waiting_group_members_are_neither_added_nor_removed() {
         let waiting = [("AZURE:w".to_string(), "AzureConnector/w".to_string())];
