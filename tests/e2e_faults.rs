@@ -34,43 +34,6 @@ fn short_timeouts() -> OperatorOptions {
     }
 }
 
-fn aws(name: &str, account: &str, extra_spec: &str) -> String {
-    aws_annotated(name, account, "", extra_spec)
-}
-
-fn aws_annotated(name: &str, account: &str, annotations: &str, extra_spec: &str) -> String {
-    let annotations = if annotations.is_empty() {
-        String::new()
-    } else {
-        format!("  annotations:\n{annotations}")
-    };
-    fill(
-        "apiVersion: qualys-operator.io/v1alpha1
-kind: AwsConnector
-metadata:
-  name: {{NAME}}
-{{ANNOTATIONS}}spec:
-  arn: arn:aws:iam::{{ACCOUNT}}:role/QualysConnectorRole
-  externalId: e2e-{{ACCOUNT}}
-  runFrequencyMinutes: 240
-  apps:
-    - name: AI
-{{EXTRA}}",
-        &[
-            ("NAME", name),
-            ("ACCOUNT", account),
-            ("ANNOTATIONS", &annotations),
-            ("EXTRA", extra_spec),
-        ],
-    )
-}
-
-fn external_id(obj: &Value) -> String {
-    let id = str_at(obj, "/status/externalId").to_string();
-    assert!(!id.is_empty(), "no status.externalId in {}", obj["status"]);
-    id
-}
-
 const AWS_CREATE: &str = "POST /qps/rest/3.0/create/am/awsassetdataconnector";
 const AWS_GET: &str = "GET /qps/rest/3.0/get/am/awsassetdataconnector/*";
 const AWS_SEARCH: &str = "POST /qps/rest/3.0/search/am/awsassetdataconnector";

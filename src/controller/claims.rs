@@ -138,3 +138,65 @@ pub fn foreign_create(desired: &DesiredObject, object: &Value, snapshot: &Snapsh
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::qualys::{CloudKind, Connector};
+    use crate::reconcile::build::build;
+
+    fn object(status_id: Option<&str>, create_succeeded: &str) -> Value {
+        let mut o = json!({
+            "apiVersion": "qualys-operator.io/v1alpha1",
+            "kind": "AwsConnector",
+            "metadata": {
+                "name": "b", "namespace": "team-b",
+                "annotations": {"qualys-operator.io/create-succeeded": create_succeeded}
+            },
+            "spec": {"arn": "arn:aws:iam::222222222222:role/R", "externalId": "x"}
+        });
+        if let Some(id) = status_id {
+            o["status"] = json!({"externalId": id});
+        }
+        o
+    }
+
+    fn snapshot() -> Snapshot {
+        let connector = |id: &str, account: &str| {
+            Arc::new(Connector {
+                id: Some(id.into()),
+                arn: Some(format!("arn:aws:iam::{account}:role/R")),
+                ..Connector::default()
+            })
+        };
+        Snapshot {
+            connectors: [(
+                CloudKind::Aws,
+                vec![connector("7", "111111111111"), connector("8", "222222222222")],
+            )]
+            .into(),
+            ..Snapshot::default()
+        }
+    }
+
+    #[test]
+    fn create_succeeded_without_status_is_trusted_only_for_the_objects_own_key() {
+        let foreign = object(None, "7");
+        let desired = build(&foreign, &Default::default()).expect("builds");
+        let message = foreign_create(&desired, &foreign, &snapshot()).expect("refused");
+        assert!(message.contains('7') && message.contains("111111111111"), "{message}");
+
+        let own = object(None, "8");
+        let desired = build(&own, &Default::default()).expect("builds");
+        assert_eq!(foreign_create(&desired, &own, &snapshot()), None);
+
+        // Status records it: the operator's own history, trusted.
+        let recorded = object(Some("7"), "7");
+        let desired = build(&recorded, &Default::default()).expect("builds");
+        assert_eq!(foreign_create(&desired, &recorded, &snapshot()), None);
+    }
+}

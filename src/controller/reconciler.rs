@@ -198,16 +198,17 @@ async fn gather_inputs(ctx: &Context, object: &Value, namespace: &str) -> Result
     Ok(inputs)
 }
 
-/// Creating, or waiting to confirm a write: only a recent snapshot will do.
+/// Creating, waiting to confirm a write, or retrying a delete (whose answer
+/// may have been lost after it was carried out): only a recent snapshot will do.
 fn was_creating(object: &Value) -> bool {
+    let recent = [Reason::Creating, Reason::Unconfirmed, Reason::DeletionFailed];
     object
         .pointer("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|conds| {
-            conds.iter().any(|c| {
-                c["type"] == "Ready"
-                    && (c["reason"] == Reason::Creating.as_str() || c["reason"] == Reason::Unconfirmed.as_str())
-            })
+            conds
+                .iter()
+                .any(|c| c["type"] == "Ready" && recent.iter().any(|r| c["reason"] == r.as_str()))
         })
 }
 
@@ -318,7 +319,7 @@ async fn stop<K: Reconciled>(
 }
 
 /// Ready=False (Unknown while unconfirmed) with `reason`, `message` as
-/// lastError, and a Warning when this is news.
+/// lastError, and a Warning when this is news (sent after the status is written).
 async fn report<K: Reconciled>(
     api: &Api<K>,
     obj: &K,
@@ -327,6 +328,23 @@ async fn report<K: Reconciled>(
     reason: Reason,
     message: &str,
 ) -> Result<(), Error> {
+    let changed = write_failure(api, obj, object, ctx, reason, message).await?;
+    if changed && reason != Reason::Unconfirmed {
+        publish(ctx, obj, EventType::Warning, reason.as_str(), message.to_string()).await;
+    }
+    Ok(())
+}
+
+/// Write Ready=False with `reason` (Unknown while unconfirmed) and, for an
+/// error, `message` as lastError; true when the status changed.
+async fn write_failure<K: Reconciled>(
+    api: &Api<K>,
+    obj: &K,
+    object: &Value,
+    ctx: &Context,
+    reason: Reason,
+    message: &str,
+) -> Result<bool, Error> {
     let previous = object.get("status").cloned().unwrap_or(Value::Null);
     let verdict = Verdict::failed(reason, message);
     let mut new = previous.as_object().cloned().unwrap_or_default();
@@ -342,10 +360,9 @@ async fn report<K: Reconciled>(
         new.insert("observedGeneration".into(), json!(g));
     }
     let new = Value::Object(new);
-    if previous != new && reason != Reason::Unconfirmed {
-        publish(ctx, obj, EventType::Warning, reason.as_str(), message.to_string()).await;
-    }
-    write_status(ctx, api, obj, &previous, new).await
+    let changed = previous != new;
+    write_status(ctx, api, obj, &previous, new).await?;
+    Ok(changed)
 }
 
 /// A deletion that cannot reach Qualys. An object whose policy leaves Qualys
@@ -385,15 +402,7 @@ async fn cleanup_failed<K: Reconciled>(
     message: String,
 ) -> Result<Requeue, Error> {
     // The executor's own Warning already went out; this records it in status.
-    let previous = object.get("status").cloned().unwrap_or(Value::Null);
-    let verdict = Verdict::failed(Reason::DeletionFailed, message.clone());
-    let mut new = previous.as_object().cloned().unwrap_or_default();
-    let previous_conditions: Vec<Condition> =
-        serde_json::from_value(previous.get("conditions").cloned().unwrap_or(Value::Null)).unwrap_or_default();
-    let conds = super::conditions::conditions(&previous_conditions, &verdict, obj.meta().generation, Timestamp::now());
-    new.insert("conditions".into(), serde_json::to_value(conds)?);
-    new.insert("lastError".into(), Value::String(message.clone()));
-    write_status(ctx, api, obj, &previous, Value::Object(new)).await?;
+    write_failure(api, obj, object, ctx, Reason::DeletionFailed, &message).await?;
     Err(Error::Cleanup(message))
 }
 
