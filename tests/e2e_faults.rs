@@ -68,6 +68,9 @@ fn e2e_a_failed_read_back_after_a_create_never_creates_again() {
         env.sim.add_fault(FaultRule::new(AWS_GET, fault).times(1));
         let before = creates(&env);
         env.apply(&aws(name, account, ""));
+        // Until Qualys is read again, status does not claim it matches.
+        let o = env.wait_condition("awsconnector", name, "Unknown", Some("Unconfirmed"), READY);
+        assert!(!external_id(&o).is_empty(), "the new id is recorded at once");
         let o = env.wait_ready("awsconnector", name, READY);
         // Several resyncs: the stale snapshot had every chance to look "gone".
         std::thread::sleep(RESYNC * 3);
@@ -332,10 +335,14 @@ stringData:
   key.json: '{\"type\":\"service_account\",\"project_id\":\"p\",\"client_email\":\"r@p.iam.gserviceaccount.com\",\"private_key\":\"k\"}'
 ",
     );
-    let names: Vec<String> = (0..6).map(|i| format!("gcp-{i}")).collect();
-    for (i, name) in names.iter().enumerate() {
-        env.apply(&fill(
-            "apiVersion: qualys-operator.io/v1alpha1
+    // Enough objects at once that the watch cache lags behind the operator's own writes.
+    let names: Vec<String> = (0..24).map(|i| format!("gcp-{i:02}")).collect();
+    let all: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            fill(
+                "apiVersion: qualys-operator.io/v1alpha1
 kind: GcpConnector
 metadata:
   name: {{NAME}}
@@ -345,9 +352,11 @@ spec:
     name: gcp-key
     key: key.json
 ",
-            &[("NAME", name), ("I", &i.to_string())],
-        ));
-    }
+                &[("NAME", name), ("I", &i.to_string())],
+            )
+        })
+        .collect();
+    env.apply(&all.join("---\n"));
     for name in &names {
         env.wait_ready("gcpconnector", name, READY);
     }
