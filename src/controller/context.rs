@@ -317,3 +317,23 @@ pub fn jitter(d: Duration) -> Duration {
 pub fn jitter_up(d: Duration) -> Duration {
     d.mul_f64(1.0 + fastrand::f64() * 0.2)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_cached_object_older_than_our_status_write_reads_what_was_written() {
+        let written = WrittenStatus::default();
+        let stale = json!({"metadata": {"uid": "u1"}, "status": null});
+        assert_eq!(written.overlay(&stale, Some("u1")), stale, "nothing written yet");
+        let status = json!({"externalId": "7", "secretHash": "h"});
+        written.remember(Some("u1"), &status);
+        assert_eq!(written.overlay(&stale, Some("u1"))["status"], status);
+        assert_eq!(written.overlay(&stale, Some("u2")), stale, "another object");
+        let current = json!({"metadata": {"uid": "u1"}, "status": status});
+        assert_eq!(written.overlay(&current, Some("u1")), current);
+    }
+}
