@@ -14,6 +14,7 @@ mod reconciler;
 mod secret_index;
 mod server;
 pub mod status;
+mod watches;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -417,9 +418,10 @@ fn controller<K: Reconciled + Records>(
         settings = settings.debounce(Duration::from_secs(1));
     }
     let (store, writer) = reflector::store();
+    let recorder = Recorder::new(client.clone(), common.reporter.clone());
     // The store holds every object for the life of the process. Field
     // managers are about half of each object and nothing here reads them.
-    let objects = watcher(scoped::<K>(&client, namespace), common.config.clone())
+    let objects = watches::guarded::<K>(&client, namespace, common.config.clone(), recorder.clone())
         .modify(|o| o.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects();
@@ -455,7 +457,7 @@ fn controller<K: Reconciled + Records>(
     let context = Arc::new(Context {
         shared,
         kind,
-        recorder: Recorder::new(client, common.reporter.clone()),
+        recorder,
         reporter: common.reporter,
         failures: Default::default(),
         held: Default::default(),
@@ -554,6 +556,9 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         .identity
         .clone()
         .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
+    // The election task releases the lease on shutdown: the process waits for
+    // it, or a rolling update would wait a whole lease for the next leader.
+    let mut election: Option<tokio::task::JoinHandle<()>> = None;
     if args.leader_election {
         let (leading_tx, mut leading_rx) = watch::channel(false);
         let lease = leader::LeaseConfig {
@@ -569,7 +574,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         let lost_tx = shutdown_tx.clone();
         let leader_metrics = metrics.clone();
         let lease_shutdown = shutdown_rx.clone();
-        tokio::spawn(async move {
+        election = Some(tokio::spawn(async move {
             let result = leader::run(lease_client, lease, leadership, leading_tx, lease_shutdown).await;
             leader_metrics.leader.set(0);
             if let Err(e) = result {
@@ -577,7 +582,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             }
             // Lost or failed: stop everything; the pod restarts as a follower.
             lost_tx.send_replace(true);
-        });
+        }));
         // A standby is healthy and ready: it only waits for the lease.
         ready.store(true, Ordering::Relaxed);
         tracing::info!(identity = %identity, "waiting for leadership");
@@ -673,6 +678,9 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
     tracing::info!(namespaces = ?args.namespaces, "controllers started");
     futures::future::join_all(controllers).await;
     shutdown_tx.send_replace(true);
+    if let Some(election) = election {
+        let _ = tokio::time::timeout(Duration::from_secs(5), election).await;
+    }
     let _ = server.await;
     Ok(())
 }
