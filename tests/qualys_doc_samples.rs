@@ -1,0 +1,527 @@
+//! Issue 14: the Qualys documentation's own response samples as the truth.
+//!
+//! Each fixture under `tests/fixtures/qualys-docs/` is a response sample from
+//! the seed text (extraction damage repaired, nothing else; see its header).
+//! The simulator serves it verbatim for the read the core makes, so the real
+//! client decodes it, and a manifest written from the sample, as a user would
+//! describe that object, must plan no change.
+
+#[path = "reconcile_support.rs"]
+mod support;
+
+use std::path::PathBuf;
+
+use support::*;
+
+use qualys_operator::manifest::Document;
+use qualys_operator::qualys::{CloudKind, Connector};
+use qualys_operator::reconcile::plan::{Action, Plan};
+
+/// The sample text without its `#` header.
+fn fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/qualys-docs")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines()
+        .skip_while(|l| l.starts_with('#') || l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The sample with its placeholders filled, in order (longest first where one
+/// contains another). Only placeholders: the values a manifest must state
+/// concretely (an ARN holds 12 digits, a tag id is a number).
+fn filled(name: &str, placeholders: &[(&str, &str)]) -> String {
+    placeholders
+        .iter()
+        .fold(fixture(name), |text, (from, to)| text.replace(from, to))
+}
+
+/// The account and secrets of the examples plus `yaml`.
+fn docs_with(yaml: &str) -> Vec<Document> {
+    let mut docs: Vec<Document> = example_documents()
+        .into_iter()
+        .filter(|d| d.kind() == "QualysAccount" || d.kind() == "Secret")
+        .collect();
+    docs.extend(documents("sample.yaml", yaml));
+    docs
+}
+
+/// A simulator answering `endpoint` (a fault glob) with `body`, and `yaml`.
+async fn serving(endpoints: &[(&str, String)], yaml: &str) -> Env {
+    let sim = start_sim().await;
+    for (endpoint, body) in endpoints {
+        sim.add_fault(FaultRule::new(
+            *endpoint,
+            FaultAction::Status {
+                status: 200,
+                body: Some(body.clone()),
+            },
+        ));
+    }
+    Env::on(sim, workspace(docs_with(yaml)))
+}
+
+/// Nothing but adoption (the manifest names no id), notes, and the one
+/// write of a secret adoption must make: Qualys never shows a secret back in
+/// a form the core can compare, so the first adoption sends it once.
+fn assert_no_change(plan: &Plan) {
+    let changes: Vec<String> = plan
+        .objects
+        .iter()
+        .flat_map(|o| o.actions.iter().map(move |a| (o, a)))
+        .filter(|(_, a)| match a {
+            Action::Adopt { .. } | Action::Retain { .. } => false,
+            Action::Update { changes, .. } => !changes.iter().all(|c| c.secret && c.before.is_none()),
+            _ => true,
+        })
+        .map(|(o, a)| format!("{}: {a:?}", o.object))
+        .collect();
+    assert!(
+        changes.is_empty(),
+        "the documented object should plan no change:\n{}",
+        plan.render()
+    );
+}
+
+const AWS_SEARCH: &str = "/qps/rest/3.0/search/am/awsassetdataconnector";
+
+/// The verbatim sample decodes through the client: one connector, its id.
+async fn decodes_connector(kind: CloudKind, endpoint: &str, file: &str, id: &str) -> Vec<Connector> {
+    let env = serving(&[(endpoint, fixture(file))], "").await;
+    let found = env
+        .client
+        .search_connectors(kind, &[])
+        .await
+        .unwrap_or_else(|e| panic!("{file} does not decode: {e}"));
+    let ids: Vec<_> = found.items.iter().map(|c| c.id.clone().unwrap_or_default()).collect();
+    assert_eq!(ids, vec![id.to_string()], "{file}");
+    found.items
+}
+
+/// AWS: one connector, every field a manifest can state, all regions.
+#[tokio::test]
+async fn aws_search_xml_sample_decodes_and_plans_no_change() {
+    let file = "aws_search_response.xml";
+    let found = decodes_connector(CloudKind::Aws, AWS_SEARCH, file, "1680606").await;
+    assert_eq!(found[0].apps.as_ref().map(Vec::len), Some(3), "{file}: three apps");
+    let body = filled(
+        file,
+        &[
+            ("arn:aws:iam::xxxxxxxxx:", "arn:aws:iam::123456789012:"),
+            ("<awsAccountId>xxxxxxxxxx<", "<awsAccountId>123456789012<"),
+            ("xxxxxxxxxx", "1111111111"),
+            ("<tagId>xxxxxxxx</tagId>", "<tagId>22222222</tagId>"),
+        ],
+    );
+    let env = serving(
+        &[(AWS_SEARCH, body)],
+        r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: AwsConnector
+metadata: {name: sample}
+spec:
+  name: AWSConnector API
+  description: Connector created through API automation
+  arn: arn:aws:iam::123456789012:role/Saur_Test_04
+  externalId: pod13-xxxxxx-xxxxxx
+  runFrequencyMinutes: 240
+  remediationEnabled: true
+  activation: [CERTVIEW, VM]
+  defaultTagIds: [1111111111]
+  apps:
+    - {name: CSA, identifier: "arn:aws:iam::123456789012:role/test_pod", tagId: 1111111111}
+    - {name: CI, identifier: "arn:aws:iam::123456789012:role/test_pod", tagId: 22222222}
+    - {name: AI, identifier: "arn:aws:iam::123456789012:role/test_pod", tagId: 22222222}
+"#,
+    )
+    .await;
+    assert_no_change(&env.plan().await);
+}
+
+/// AWS limited to some regions: `allRegions` false and no `endpoints` in the
+/// read. A manifest naming regions must not plan a change forever (issue 14
+/// finding 2): Qualys does not report them, so they are unknown, not empty.
+#[tokio::test]
+#[ignore = "issue 14 finding 2: allRegions false with no endpoints plans `regions: [] -> [...]` forever"]
+async fn aws_get_json_sample_with_some_regions_plans_no_change() {
+    let file = "aws_get_response.json";
+    decodes_connector(CloudKind::Aws, AWS_SEARCH, file, "179407").await;
+    let body = filled(
+        file,
+        &[
+            ("arn:aws:iam::xxxxxxxxxx:", "arn:aws:iam::123456789012:"),
+            (r#""awsAccountId": "xxxxxxxxxx""#, r#""awsAccountId": "123456789012""#),
+        ],
+    );
+    let env = serving(
+        &[(AWS_SEARCH, body)],
+        r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: AwsConnector
+metadata: {name: sample}
+spec:
+  name: AWS AV CONN
+  arn: arn:aws:iam::123456789012:role/Cloudview_Test
+  externalId: pod-xxxxxx-1662018652278
+  regions: [af-south-1, eu-south-1]
+  apps:
+    - {name: AI}
+"#,
+    )
+    .await;
+    assert_no_change(&env.plan().await);
+}
+
+/// The complement of finding 2: a manifest wanting all regions against a
+/// connector Qualys reports as limited to some must show the drift.
+#[tokio::test]
+#[ignore = "issue 14 finding 2: allRegions false with no endpoints reads as all regions (missed drift)"]
+async fn aws_get_json_sample_some_regions_is_drift_for_an_all_regions_manifest() {
+    let body = filled(
+        "aws_get_response.json",
+        &[
+            ("arn:aws:iam::xxxxxxxxxx:", "arn:aws:iam::123456789012:"),
+            (r#""awsAccountId": "xxxxxxxxxx""#, r#""awsAccountId": "123456789012""#),
+        ],
+    );
+    let env = serving(
+        &[(AWS_SEARCH, body)],
+        r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: AwsConnector
+metadata: {name: sample}
+spec:
+  name: AWS AV CONN
+  arn: arn:aws:iam::123456789012:role/Cloudview_Test
+  externalId: pod-xxxxxx-1662018652278
+  apps:
+    - {name: AI}
+"#,
+    )
+    .await;
+    let plan = env.plan().await;
+    assert!(
+        plan.render().contains("spec.regions"),
+        "all regions wanted, some reported: the plan must change regions\n{}",
+        plan.render()
+    );
+}
+
+const AZURE_SEARCH: &str = "/qps/rest/3.0/search/am/azureassetdataconnector";
+const GCP_SEARCH: &str = "/qps/rest/3.0/search/am/gcpassetdataconnector";
+const OCI_SEARCH: &str = "/qps/rest/3.0/search/am/ociassetdataconnector";
+const SCAN_SEARCH: &str = "/qps/rest/3.0/search/am/globalscanconfiguration";
+
+const AZURE_PLACEHOLDERS: &[(&str, &str)] = &[
+    (
+        "xxxxxxxxxx-694d-xxxx-ae0b-d2bd14d1a4d7",
+        "0a1b2c3d-694d-4e5f-ae0b-d2bd14d1a4d7",
+    ),
+    (
+        "xxxxxxxxxx-65ab-xxxx-9e5b-1ea02d3d94eb",
+        "1b2c3d4e-65ab-4f60-9e5b-1ea02d3d94eb",
+    ),
+    (
+        "xxxxxxxxxx-4f67-xxxx-917d-2246853844e1",
+        "2c3d4e5f-4f67-4a71-917d-2246853844e1",
+    ),
+];
+
+/// Azure: the apps' identifier is the application id (quirk Q-COL-6), and
+/// the read echoes the client secret, which must never be shown.
+#[tokio::test]
+#[ignore = "issue 14 finding 5: an app identifier echoed as the application id plans an update forever"]
+async fn azure_get_json_sample_plans_no_change_and_hides_the_echoed_key() {
+    let file = "azure_get_response.json";
+    decodes_connector(CloudKind::Azure, AZURE_SEARCH, file, "842602").await;
+    let env = serving(
+        &[(AZURE_SEARCH, filled(file, AZURE_PLACEHOLDERS))],
+        r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: AzureConnector
+metadata: {name: sample}
+spec:
+  name: Azure Connector Via API Updated12
+  description: Sample Azure Connector API Updated
+  directoryId: 1b2c3d4e-65ab-4f60-9e5b-1ea02d3d94eb
+  subscriptionId: 2c3d4e5f-4f67-4a71-917d-2246853844e1
+  applicationId: 0a1b2c3d-694d-4e5f-ae0b-d2bd14d1a4d7
+  authenticationKeySecretRef: {name: azure-prod-app, key: clientSecret}
+  remediationEnabled: true
+  apps:
+    - {name: CI}
+    - {name: CSA}
+    - {name: AI}
+"#,
+    )
+    .await;
+    let plan = env.plan().await;
+    assert_no_secret(&plan, "02LCb8/RCn0lbGj6xxxxxxxxx5aSmCxnoH01rog=");
+    assert_no_change(&plan);
+}
+
+/// The echoed Azure key never reaches the plan, whatever else it shows.
+#[tokio::test]
+async fn azure_get_json_sample_echoed_key_is_not_in_the_plan() {
+    let env = serving(
+        &[(AZURE_SEARCH, filled("azure_get_response.json", AZURE_PLACEHOLDERS))],
+        r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: AzureConnector
+metadata: {name: sample}
+spec:
+  directoryId: 1b2c3d4e-65ab-4f60-9e5b-1ea02d3d94eb
+  subscriptionId: 2c3d4e5f-4f67-4a71-917d-2246853844e1
+  applicationId: 0a1b2c3d-694d-4e5f-ae0b-d2bd14d1a4d7
+  authenticationKeySecretRef: {name: azure-prod-app, key: clientSecret}
+"#,
+    )
+    .await;
+    assert_no_secret(&env.plan().await, "02LCb8/RCn0lbGj6xxxxxxxxx5aSmCxnoH01rog=");
+}
+
+fn assert_no_secret(plan: &Plan, secret: &str) {
+    let json = serde_json::to_string(plan).unwrap_or_default();
+    for (what, text) in [("text", plan.render()), ("JSON", json)] {
+        assert!(
+            !text.contains(secret),
+            "the plan {what} shows the echoed secret:\n{text}"
+        );
+        assert!(
+            !text.contains("REPLACE-ME"),
+            "the plan {what} shows the manifest's secret:\n{text}"
+        );
+    }
+}
+
+const GCP_MANIFEST: &str = r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: GcpConnector
+metadata: {name: sample}
+spec:
+  name: Test GCP connector API UPDATED
+  description: testing
+  projectId: my-project-1513669048551
+  serviceAccountKeySecretRef: {name: gcp-analytics-key, key: key.json}
+  remediationEnabled: true
+  apps:
+    - {name: CSA}
+    - {name: CI}
+"#;
+
+/// GCP JSON: `"list"` twice in connectorAppInfos (finding 3). Both apps are
+/// what Qualys holds.
+#[tokio::test]
+#[ignore = "issue 14 finding 3: a duplicate JSON \"list\" key keeps only the last (CSA dropped)"]
+async fn gcp_search_json_sample_with_duplicate_list_keys_plans_no_change() {
+    let file = "gcp_search_response.json";
+    let found = decodes_connector(CloudKind::Gcp, GCP_SEARCH, file, "842873").await;
+    let mut apps: Vec<String> = found[0].apps.iter().flatten().map(|a| a.name.clone()).collect();
+    apps.sort();
+    assert_eq!(apps, ["CI", "CSA"], "{file}: both apps of the duplicate `list` keys");
+    let env = serving(&[(GCP_SEARCH, fixture(file))], GCP_MANIFEST).await;
+    assert_no_change(&env.plan().await);
+}
+
+/// GCP XML: two sibling `<list>` elements in connectorAppInfos.
+#[tokio::test]
+async fn gcp_search_xml_sample_plans_no_change() {
+    let file = "gcp_search_response.xml";
+    let found = decodes_connector(CloudKind::Gcp, GCP_SEARCH, file, "842873").await;
+    assert_eq!(found[0].apps.as_ref().map(Vec::len), Some(2), "{file}: both apps");
+    let env = serving(&[(GCP_SEARCH, fixture(file))], GCP_MANIFEST).await;
+    assert_no_change(&env.plan().await);
+}
+
+/// OCI create response: data as an object, native booleans, no run frequency,
+/// remediation, user, fingerprint or home region in the read: those are
+/// unknown, not different.
+#[tokio::test]
+#[ignore = "issue 14 finding 2 (class): fields absent from an OCI read plan as additions"]
+async fn oci_create_json_sample_plans_no_change() {
+    let file = "oci_create_response.json";
+    decodes_connector(CloudKind::Oci, OCI_SEARCH, file, "xxxxxx").await;
+    let tenancy = "ocid1.tenancy.oc1..aaaaaaaa111111111111111111111111111111111111111111111111111";
+    let body = filled(
+        file,
+        &[
+            (r#""id": "xxxxxx""#, r#""id": "654321""#),
+            ("ocid1.tenancy.oc1..xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", tenancy),
+        ],
+    );
+    let env = serving(
+        &[(OCI_SEARCH, body)],
+        &format!(
+            r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: OciConnector
+metadata: {{name: sample}}
+spec:
+  name: Oci4
+  description: Master oci Connector
+  tenantId: {tenancy}
+  userId: ocid1.user.oc1..aaaaaaaaqualysreader000000000000000000000000000000000000
+  fingerprint: "12:34:56:78:9a:bc:de:f0:12:34:56:78:9a:bc:de:f0"
+  homeRegion: us-ashburn-1
+  privateKeySecretRef: {{name: oci-api-key, key: private.pem}}
+  apps:
+    - {{name: AI}}
+"#
+        ),
+    )
+    .await;
+    assert_no_change(&env.plan().await);
+}
+
+/// Global scan configuration search.
+#[tokio::test]
+async fn global_scan_search_xml_sample_plans_no_change() {
+    let env = serving(
+        &[(SCAN_SEARCH, fixture("global_scan_search_response.xml"))],
+        r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: GlobalScanConfiguration
+metadata: {name: sample}
+spec:
+  optionProfileId: 2
+  recurrence: WEEKLY
+  daysOfWeek: [SUN, TUE]
+  scanPrefix: Global Scan
+  startDate: "06/22/2022"
+  startTime: "12:45"
+  timezone: Africa/Cairo
+"#,
+    )
+    .await;
+    let scan = env
+        .client
+        .get_global_scan_config()
+        .await
+        .unwrap_or_else(|e| panic!("does not decode: {e}"));
+    assert_eq!(scan.and_then(|s| s.scan_prefix).as_deref(), Some("Global Scan"));
+    assert_no_change(&env.plan().await);
+}
+
+const ORG_TENANT: &str = "3d4e5f60-1111-4a2b-8c3d-4e5f60718293";
+const ORG_APP: &str = "4e5f6071-2222-4b3c-9d4e-5f6071829304";
+
+/// The org connector served by list, get and member-connectors.
+fn org_endpoints() -> Vec<(&'static str, String)> {
+    let guid = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    let fill = |file: &str| {
+        filled(
+            file,
+            &[
+                (r#""id": "xxxxxx""#, r#""id": "123456""#),
+                (r#""id": xxxxxx"#, r#""id": 123456"#),
+                (
+                    r#""organizationConnectorId": xxxxxx"#,
+                    r#""organizationConnectorId": 123456"#,
+                ),
+                (
+                    &format!(r#""tenantId": "{guid}""#),
+                    &format!(r#""tenantId": "{ORG_TENANT}""#),
+                ),
+                (
+                    &format!(r#""applicationId": "{guid}""#),
+                    &format!(r#""applicationId": "{ORG_APP}""#),
+                ),
+                (
+                    &format!(r#""identifier": "{guid}""#),
+                    &format!(r#""identifier": "{ORG_APP}""#),
+                ),
+            ],
+        )
+    };
+    let member = fill("org_member_connectors_response.json").replacen(r#""id": "123456""#, r#""id": "1204278""#, 1);
+    vec![
+        ("GET /connectors/v1.0/org/azure", fill("org_list_response.json")),
+        ("GET /connectors/v1.0/org/azure/{id}", fill("org_get_response.json")),
+        ("GET /connectors/v1.0/org/azure/member-connectors/{id}", member),
+    ]
+}
+
+const ORG_MANIFEST: &str = r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: AzureOrgConnector
+metadata: {name: sample}
+spec:
+  name: Azure Org
+  description: azure org connector description
+  tenantId: 3d4e5f60-1111-4a2b-8c3d-4e5f60718293
+  tenantName: contoso.onmicrosoft.com
+  applicationId: 4e5f6071-2222-4b3c-9d4e-5f6071829304
+  secretValueSecretRef: {name: azure-org-app, key: clientSecret}
+  connectorPrefixName: createdbyorg
+  orgRunFrequencyMinutes: 60
+  memberRunFrequencyMinutes: 60
+  includedManagementGroups: [TestingManagementGroup]
+  createConnectorsForNewSubscriptions: true
+  disableConnectorsForDeletedManagementGroups: true
+  remediationEnabled: true
+  apps:
+    - {name: AI, identifier: 4e5f6071-2222-4b3c-9d4e-5f6071829304}
+    - {name: CI, identifier: 4e5f6071-2222-4b3c-9d4e-5f6071829304}
+    - {name: CSA, identifier: 4e5f6071-2222-4b3c-9d4e-5f6071829304}
+"#;
+
+/// Organization connector: get detail plus its member list, where the member
+/// was created by the org itself (parentId a management group). A manifest
+/// without `members` must not detach it (finding 1). The sample prints every
+/// GUID as the same placeholder, so which one the apps' identifier is cannot
+/// be read from it; the manifest states the application id (as Azure reads
+/// echo, quirk Q-COL-6) instead of relying on the default.
+#[tokio::test]
+#[ignore = "issue 14 finding 1: an org manifest without members detaches members Qualys created"]
+async fn org_get_and_member_samples_plan_no_change() {
+    let env = serving(&org_endpoints(), ORG_MANIFEST).await;
+    let org = env
+        .client
+        .get_org_connector("123456")
+        .await
+        .unwrap_or_else(|e| panic!("org get sample does not decode: {e}"));
+    assert_eq!(org.name.as_deref(), Some("Azure Org"));
+    let members = env
+        .client
+        .org_member_connectors("123456")
+        .await
+        .unwrap_or_else(|e| panic!("member sample does not decode: {e}"));
+    assert_eq!(members.items.len(), 1);
+    assert_no_change(&env.plan().await);
+}
+
+/// Groups: page 1 of the documented list (then the simulator's own, empty
+/// pages). A group stating the documented member plans no change.
+#[tokio::test]
+async fn groups_list_sample_plans_no_change() {
+    let sim = start_sim().await;
+    let body = fixture("groups_list_response.json").replace(r#""XXXXXXXXXXXX""#, r#""123456789012""#);
+    sim.add_fault(
+        FaultRule::new(
+            "GET /cloudview-api/rest/v1/groups",
+            FaultAction::Status {
+                status: 200,
+                body: Some(body),
+            },
+        )
+        .times(1),
+    );
+    let env = Env::on(
+        sim,
+        workspace(docs_with(
+            r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: ConnectorGroup
+metadata: {name: sample}
+spec:
+  name: sample_1
+  members:
+    accounts:
+      - {cloudType: AWS, accountIdentifier: "123456789012"}
+"#,
+        )),
+    );
+    assert_no_change(&env.plan().await);
+}
