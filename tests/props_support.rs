@@ -45,7 +45,7 @@ where
     let name = name.to_string();
     let worker = std::thread::Builder::new()
         .name(format!("property {name}"))
-        .stack_size(256 << 20)
+        .stack_size(64 << 20)
         .spawn(move || run_property(&name, cases, strategy, property))
         .unwrap_or_else(|e| panic!("thread: {e}"));
     if let Err(panic) = worker.join() {
@@ -100,26 +100,37 @@ pub fn text(max: usize) -> impl Strategy<Value = String> {
         1 => prop::sample::select(vec!["é", "ß", "Å", "日本", "🚀", "<", ">", "&", "\"", "'", "\\", "ü"]).prop_map(str::to_string),
     ];
     let len = prop_oneof![Just(1usize), Just(max), 1..=max.min(24)];
-    len.prop_flat_map(move |n| vec(piece.clone(), n)).prop_map(move |parts| {
-        let mut s: String = parts.concat();
-        s = s.trim().to_string();
-        while s.chars().count() > max {
-            s.pop();
-        }
-        if s.is_empty() { "x".to_string() } else { s }
-    })
+    len.prop_flat_map(move |n| vec(piece.clone(), n))
+        .prop_map(move |parts| {
+            let mut s: String = parts.concat();
+            s = s.trim().to_string();
+            while s.chars().count() > max {
+                s.pop();
+            }
+            if s.is_empty() { "x".to_string() } else { s }
+        })
 }
 
 /// A lower-case GUID and the same GUID with each letter's case drawn.
 pub fn guid() -> impl Strategy<Value = (String, String)> {
-    ("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", any::<u64>()).prop_map(|(g, bits)| {
-        let typed = g
-            .chars()
-            .enumerate()
-            .map(|(i, c)| if bits >> (i % 64) & 1 == 1 { c.to_ascii_uppercase() } else { c })
-            .collect();
-        (g, typed)
-    })
+    (
+        "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}",
+        any::<u64>(),
+    )
+        .prop_map(|(g, bits)| {
+            let typed = g
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if bits >> (i % 64) & 1 == 1 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            (g, typed)
+        })
 }
 
 /// Absent, empty, or a subset of `items` (possibly reordered).
@@ -133,7 +144,12 @@ pub fn list<T: Clone + std::fmt::Debug + 'static>(items: Vec<T>) -> impl Strateg
 }
 
 pub fn run_frequency() -> impl Strategy<Value = Option<i64>> {
-    prop_oneof![Just(None), Just(Some(60)), Just(Some(1440)), (60i64..=1440).prop_map(Some)]
+    prop_oneof![
+        Just(None),
+        Just(Some(60)),
+        Just(Some(1440)),
+        (60i64..=1440).prop_map(Some)
+    ]
 }
 
 pub fn tag_id() -> impl Strategy<Value = i64> {
@@ -204,11 +220,11 @@ pub struct Settings {
 }
 
 pub fn app(name: &'static str, identifier: Option<String>) -> impl Strategy<Value = App> {
-    (
-        prop_oneof![Just(None), Just(identifier)],
-        prop::option::of(tag_id()),
-    )
-        .prop_map(move |(identifier, tag_id)| App { name, identifier, tag_id })
+    (prop_oneof![Just(None), Just(identifier)], prop::option::of(tag_id())).prop_map(move |(identifier, tag_id)| App {
+        name,
+        identifier,
+        tag_id,
+    })
 }
 
 /// `identifier` is the kind's natural identifier, offered to some apps.
@@ -271,7 +287,14 @@ pub struct Conn {
     pub stored: Vec<(&'static str, String)>,
 }
 
-const REGIONS: [&str; 6] = ["us-east-1", "eu-west-1", "af-south-1", "eu-south-1", "ap-southeast-2", "ca-central-1"];
+const REGIONS: [&str; 6] = [
+    "us-east-1",
+    "eu-west-1",
+    "af-south-1",
+    "eu-south-1",
+    "ap-southeast-2",
+    "ca-central-1",
+];
 
 fn secret_value() -> impl Strategy<Value = String> {
     "[A-Za-z0-9]{24}".prop_map(|s| format!("s3cret-{s}"))
@@ -377,7 +400,12 @@ pub fn schedule() -> impl Strategy<Value = Value> {
         "[A-Za-z0-9-]{1,64}",
         (1u32..=12, 1u32..=28, 2027u32..2030),
         (0u32..24, 0u32..60),
-        prop::sample::select(vec!["UTC", "Europe/Paris", "America/Argentina/Buenos_Aires", "Etc/GMT+5"]),
+        prop::sample::select(vec![
+            "UTC",
+            "Europe/Paris",
+            "America/Argentina/Buenos_Aires",
+            "Etc/GMT+5",
+        ]),
     )
         .prop_map(|(profile, weekly, days, prefix, (m, d, y), (hh, mm), tz)| {
             let mut s = json!({
@@ -409,7 +437,11 @@ pub fn world() -> impl Strategy<Value = World> {
     (
         vec(connector(), 1..5),
         prop::option::of(schedule()),
-        prop::option::of((text(64), vec(any::<prop::sample::Index>(), 0..3), vec("[0-9]{12}", 0..2))),
+        prop::option::of((
+            text(64),
+            vec(any::<prop::sample::Index>(), 0..3),
+            vec("[0-9]{12}", 0..2),
+        )),
     )
         .prop_map(|(mut connectors, scan, group)| {
             // One object per natural key: two manifests for one account is a
@@ -428,14 +460,95 @@ pub fn world() -> impl Strategy<Value = World> {
             }
             let n = connectors.len();
             let group = group.map(|(name, idx, accounts)| {
-                let mut members: Vec<usize> = idx.iter().map(|i| i.index(n)).collect();
+                let mut members: Vec<usize> = idx
+                    .iter()
+                    .map(|i| i.index(n))
+                    // Groups hold AWS, Azure and GCP connectors only.
+                    .filter(|i| connectors[*i].cloud != Cloud::Oci)
+                    .collect();
                 members.sort_unstable();
                 members.dedup();
                 (name, members, accounts)
             });
-            World { connectors, scan, group }
+            without_known_findings(World {
+                connectors,
+                scan,
+                group,
+            })
         })
 }
+
+/// Keeps generated cases away from findings main has not fixed yet, so the
+/// properties guard everything else. Each gate names its finding and its
+/// regression test; delete the gate when that test passes.
+pub fn without_known_findings(mut world: World) -> World {
+    // Finding 11 (`a_group_name_with_a_trailing_blank_converges_or_is_rejected`).
+    if KNOWN_FINDINGS.group_name_blanks {
+        if let Some((name, _, _)) = &mut world.group {
+            *name = name.trim().to_string();
+            if name.is_empty() {
+                *name = "group".into();
+            }
+        }
+    }
+    let members: Vec<usize> = world.group.iter().flat_map(|(_, m, _)| m.clone()).collect();
+    for (i, c) in world.connectors.iter_mut().enumerate() {
+        // Finding 4 (`azure_guids_typed_in_upper_case_*`): GUIDs are sent as
+        // typed and matched case-sensitively.
+        if KNOWN_FINDINGS.case && c.cloud == Cloud::Azure {
+            for (k, v) in c.fields.iter_mut() {
+                if let Some(lower) = c.stored.iter().find(|(s, _)| s == k).map(|(_, v)| v.clone()) {
+                    *v = json!(lower);
+                }
+            }
+            for a in c.settings.apps.iter_mut().flatten() {
+                a.identifier = a.identifier.as_ref().map(|s| s.to_lowercase());
+            }
+        }
+        // Finding 8 (`group_member_without_cloudview_app_*`): a member without
+        // CI or CSA poisons its cloud type's batch.
+        if KNOWN_FINDINGS.member_apps && members.contains(&i) {
+            let apps = c.settings.apps.get_or_insert_with(Vec::new);
+            if !apps.iter().any(|a| a.name == "CI" || a.name == "CSA") {
+                apps.push(App {
+                    name: "CSA",
+                    identifier: None,
+                    tag_id: None,
+                });
+            }
+        }
+    }
+    world
+}
+
+/// Which known findings the generators steer around (see `without_known_findings`).
+pub struct Known {
+    pub case: bool,
+    pub member_apps: bool,
+    /// Finding 3: JSON with `"list"` repeated as a key.
+    pub duplicate_list_keys: bool,
+    /// Finding 5: Azure apps echo the application id as identifier.
+    pub azure_identifier: bool,
+    /// Finding 2: a read of a region-limited AWS connector omits `endpoints`.
+    pub endpoints_absent: bool,
+    /// Finding 9: adopting clears a description the manifest does not set.
+    pub unset_description_cleared: bool,
+    /// Finding 10: a read without the apps' `tagId` (Q-COL-4) plans adding it.
+    pub app_tags_absent: bool,
+    /// Finding 11: a group name with leading/trailing blanks never converges.
+    pub group_name_blanks: bool,
+}
+
+pub const KNOWN_FINDINGS: Known = Known {
+    case: true,
+    member_apps: true,
+    duplicate_list_keys: true,
+    azure_identifier: true,
+    endpoints_absent: true,
+    unset_description_cleared: true,
+    app_tags_absent: true,
+    group_name_blanks: true,
+};
 
 impl World {
     pub fn single(mut conn: Conn) -> Self {
@@ -502,13 +615,31 @@ impl World {
             let secret_name = format!("{}-secret", c.meta);
             match c.cloud {
                 Cloud::Aws => {}
-                Cloud::Azure => put("authenticationKeySecretRef", Some(json!({"name": secret_name, "key": "k"}))),
-                Cloud::Gcp => put("serviceAccountKeySecretRef", Some(json!({"name": secret_name, "key": "k"}))),
+                Cloud::Azure => put(
+                    "authenticationKeySecretRef",
+                    Some(json!({"name": secret_name, "key": "k"})),
+                ),
+                Cloud::Gcp => put(
+                    "serviceAccountKeySecretRef",
+                    Some(json!({"name": secret_name, "key": "k"})),
+                ),
                 Cloud::Oci => put("privateKeySecretRef", Some(json!({"name": secret_name, "key": "k"}))),
             }
             if let Some(secret) = &c.secret {
                 let value = match c.cloud {
-                    Cloud::Gcp => json!({"type": "service_account", "project_id": c.key, "private_key": secret}).to_string(),
+                    Cloud::Gcp => json!({
+                        "type": "service_account",
+                        "project_id": c.key,
+                        "private_key_id": "0000000000000000000000000000000000000000",
+                        "private_key": format!("-----BEGIN PRIVATE KEY-----\n{secret}\n-----END PRIVATE KEY-----\n"),
+                        "client_email": format!("reader@{}.iam.gserviceaccount.com", c.key),
+                        "client_id": "100000000000000000000",
+                        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+                        "token_uri": "https://oauth2.googleapis.com/token",
+                        "auth_provider_x509_cert_url": "https://www.googleapis.com/oauth2/v1/certs",
+                        "client_x509_cert_url": "https://www.googleapis.com/robot/v1/metadata/x509/reader",
+                    })
+                    .to_string(),
                     Cloud::Oci => format!("-----BEGIN PRIVATE KEY-----\n{secret}\n-----END PRIVATE KEY-----\n"),
                     _ => secret.clone(),
                 };
@@ -584,7 +715,11 @@ impl World {
             for a in &o.actions {
                 match a {
                     Action::Delete { .. } | Action::Disable { .. } | Action::Detach { .. } => {
-                        return Err(format!("{what}: {} would {a:?}, no manifest asked:\n{}", o.object, plan.render()));
+                        return Err(format!(
+                            "{what}: {} would {a:?}, no manifest asked:\n{}",
+                            o.object,
+                            plan.render()
+                        ));
                     }
                     Action::Update { changes, .. } => {
                         for c in changes {
@@ -631,6 +766,36 @@ impl World {
         }
     }
 
+    /// The group's unmanaged accounts exist in Qualys (made in the UI), as
+    /// group membership requires a CloudView connector for the account.
+    pub fn seed_accounts(&self, sim: &SimHandle) -> Result<(), String> {
+        let tenant = super::support::tenant(sim);
+        for account in self.group.iter().flat_map(|(_, _, a)| a) {
+            if self
+                .connectors
+                .iter()
+                .any(|c| c.cloud == Cloud::Aws && &c.key == account)
+            {
+                continue;
+            }
+            let arn = format!("arn:aws:iam::{account}:role/Legacy");
+            sim.create_connector(
+                &tenant,
+                SimCloud::Aws,
+                json!({
+                    "name": format!("legacy {account}"),
+                    "arn": arn,
+                    "externalId": "legacy",
+                    "connectorAppInfos": {"set": {"ConnectorAppInfoQList": [
+                        {"set": {"ConnectorAppInfo": {"name": "CSA", "identifier": arn}}}
+                    ]}}
+                }),
+            )
+            .map_err(|e| format!("seeding account {account}: {e}"))?;
+        }
+        Ok(())
+    }
+
     /// Creates, as someone in the Qualys UI would, an object with each
     /// connector's natural key (other settings differ); returns references.
     pub fn seed_existing(&self, sim: &SimHandle, tenant: &str) -> Result<Vec<(String, u64)>, String> {
@@ -645,8 +810,39 @@ impl World {
                 _ => {
                     let mut auth = serde_json::Map::new();
                     for (k, v) in &c.stored {
-                        auth.insert((*k).into(), json!(v));
+                        if *k == "homeRegion" {
+                            body["homeRegion"] = json!(v);
+                        } else {
+                            auth.insert((*k).into(), json!(v));
+                        }
                     }
+                    // Someone else's credentials, typed in the UI.
+                    match c.cloud {
+                        Cloud::Azure => auth.insert("authenticationKey".into(), json!("typed-in-the-ui")),
+                        Cloud::Oci => auth.insert("privateKey".into(), json!("typed-in-the-ui")),
+                        _ => {
+                            for (k, v) in [
+                                ("type", "service_account"),
+                                ("private_key_id", "1"),
+                                ("private_key", "typed-in-the-ui"),
+                                ("client_email", "ui@example.iam.gserviceaccount.com"),
+                                ("client_id", "1"),
+                                ("auth_uri", "https://accounts.google.com/o/oauth2/auth"),
+                                ("token_uri", "https://oauth2.googleapis.com/token"),
+                                (
+                                    "auth_provider_x509_cert_url",
+                                    "https://www.googleapis.com/oauth2/v1/certs",
+                                ),
+                                (
+                                    "client_x509_cert_url",
+                                    "https://www.googleapis.com/robot/v1/metadata/x509/ui",
+                                ),
+                            ] {
+                                auth.insert(k.into(), json!(v));
+                            }
+                            None
+                        }
+                    };
                     body["authRecord"] = Value::Object(auth);
                 }
             }
@@ -714,7 +910,14 @@ pub fn failures(results: &[(ObjectPlan, Applied)]) -> Result<(), String> {
     let failed: Vec<String> = results
         .iter()
         .filter(|(p, a)| a.failure.is_some() || p.actions.iter().any(|x| matches!(x, Action::Conflict { .. })))
-        .map(|(p, a)| format!("{}: {:?} {:?}", p.object, a.failure.as_ref().map(ToString::to_string), p.actions))
+        .map(|(p, a)| {
+            format!(
+                "{}: {:?} {:?}",
+                p.object,
+                a.failure.as_ref().map(ToString::to_string),
+                p.actions
+            )
+        })
         .collect();
     if failed.is_empty() {
         Ok(())
@@ -794,8 +997,22 @@ pub struct Shape {
 
 pub fn shape() -> impl Strategy<Value = Shape> {
     (
-        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), 0u8..3, any::<u64>()),
-        (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            0u8..3,
+            any::<u64>(),
+        ),
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+            any::<bool>(),
+        ),
         (any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
     )
         .prop_map(
@@ -827,9 +1044,27 @@ pub fn shape() -> impl Strategy<Value = Shape> {
 /// One connector whose manifest names it (so the Qualys name is known) and
 /// asks for no perimeter scan, with a rendering of it.
 pub fn rendered() -> impl Strategy<Value = (Conn, Shape)> {
-    (connector(), text(200), shape()).prop_map(|(mut c, name, shape)| {
+    (connector(), text(200), shape()).prop_map(|(mut c, name, mut shape)| {
         c.settings.name = Some(name);
         c.meta = "gen-0".into();
+        let world = without_known_findings(World::single(c));
+        let c = world.connectors[0].clone();
+        // Finding 3 (`gcp_search_json_sample_with_duplicate_list_keys_*`).
+        if KNOWN_FINDINGS.duplicate_list_keys && shape.json {
+            shape.list_per_app = false;
+        }
+        // Finding 5 (`azure_get_json_sample_plans_no_change_*`).
+        if KNOWN_FINDINGS.azure_identifier {
+            shape.azure_identifier_is_application = false;
+        }
+        // Finding 10 (`a_read_without_the_apps_tag_ids_plans_no_change`).
+        if KNOWN_FINDINGS.app_tags_absent {
+            shape.app_tags_echoed = true;
+        }
+        // Finding 2 (`aws_get_json_sample_with_some_regions_*`).
+        if KNOWN_FINDINGS.endpoints_absent {
+            shape.endpoints_printed = true;
+        }
         (c, shape)
     })
 }
@@ -865,7 +1100,10 @@ impl Node {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Node::Arr(items) => format!("[{}]", items.iter().map(|i| i.json(strings)).collect::<Vec<_>>().join(", ")),
+            Node::Arr(items) => format!(
+                "[{}]",
+                items.iter().map(|i| i.json(strings)).collect::<Vec<_>>().join(", ")
+            ),
         }
     }
 
@@ -917,7 +1155,12 @@ impl Conn {
     }
 
     fn stored(&self, key: &str, shape: &Shape) -> String {
-        let lower = self.stored.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()).unwrap_or_default();
+        let lower = self
+            .stored
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
         if shape.guids_as_typed {
             self.fields
                 .iter()
@@ -942,7 +1185,10 @@ impl Conn {
     /// The connector as Qualys would print it in a search response.
     pub fn render(&self, shape: &Shape) -> String {
         let st = &self.settings;
-        let mut o: Vec<(String, Node)> = vec![("id".into(), lit(4242)), ("name".into(), s(st.name.clone().unwrap_or_default()))];
+        let mut o: Vec<(String, Node)> = vec![
+            ("id".into(), lit(4242)),
+            ("name".into(), s(st.name.clone().unwrap_or_default())),
+        ];
         match &st.description {
             Some(d) => o.push(("description".into(), s(d.clone()))),
             None if !shape.empty_description_omitted => o.push(("description".into(), s(""))),
@@ -969,9 +1215,16 @@ impl Conn {
             let inner = if shape.json && modules.len() == 1 && shape.activation_bare {
                 Node::Obj(vec![("ActivationModule".into(), s(modules[0]))])
             } else {
-                Node::Obj(vec![("ActivationModule".into(), Node::Arr(modules.iter().map(|m| s(*m)).collect()))])
+                Node::Obj(vec![(
+                    "ActivationModule".into(),
+                    Node::Arr(modules.iter().map(|m| s(*m)).collect()),
+                )])
             };
-            let node = if shape.json || shape.activation_bare { inner } else { Node::Obj(vec![("list".into(), inner)]) };
+            let node = if shape.json || shape.activation_bare {
+                inner
+            } else {
+                Node::Obj(vec![("list".into(), inner)])
+            };
             o.push(("activation".into(), node));
         }
         // default tags
@@ -986,18 +1239,39 @@ impl Conn {
                     Node::Obj(vec![("TagSimple".into(), Node::Obj(kv))])
                 })
                 .collect();
-            let list = if shape.json { Node::Arr(items) } else { Node::Arr(items.into_iter().map(unwrap_one).collect()) };
-            o.push(("defaultTags".into(), Node::Obj(vec![("list".into(), if shape.json { list } else { Node::Obj(vec![("TagSimple".into(), list)]) })])));
+            let list = if shape.json {
+                Node::Arr(items)
+            } else {
+                Node::Arr(items.into_iter().map(unwrap_one).collect())
+            };
+            o.push((
+                "defaultTags".into(),
+                Node::Obj(vec![(
+                    "list".into(),
+                    if shape.json {
+                        list
+                    } else {
+                        Node::Obj(vec![("TagSimple".into(), list)])
+                    },
+                )]),
+            ));
         }
         // apps
         if let Some(apps) = st.apps.as_ref().filter(|a| !a.is_empty()) {
-            let qlist = if shape.qllist { "ConnectorAppInfoQLList" } else { "ConnectorAppInfoQList" };
+            let qlist = if shape.qllist {
+                "ConnectorAppInfoQLList"
+            } else {
+                "ConnectorAppInfoQList"
+            };
             let infos: Vec<Node> = shuffled(apps, shape.order.rotate_left(13))
                 .iter()
                 .map(|a| {
                     let mut kv = vec![
                         ("name".to_string(), s(a.name)),
-                        ("identifier".into(), s(a.identifier.clone().unwrap_or_else(|| self.default_identifier(shape)))),
+                        (
+                            "identifier".into(),
+                            s(a.identifier.clone().unwrap_or_else(|| self.default_identifier(shape))),
+                        ),
                     ];
                     if let (Some(t), true) = (a.tag_id, shape.app_tags_echoed) {
                         kv.push(("tagId".into(), lit(t)));
@@ -1009,24 +1283,42 @@ impl Conn {
             // One QList per app, each holding `list` → ConnectorAppInfo.
             let qlists: Vec<Node> = infos
                 .into_iter()
-                .map(|info| Node::Obj(vec![("list".into(), Node::Arr(vec![Node::Obj(vec![("ConnectorAppInfo".into(), info)])]))]))
+                .map(|info| {
+                    Node::Obj(vec![(
+                        "list".into(),
+                        Node::Arr(vec![Node::Obj(vec![("ConnectorAppInfo".into(), info)])]),
+                    )])
+                })
                 .collect();
             let node = if shape.list_per_app {
                 // JSON: "list" repeated as a key; XML: sibling <list> elements.
                 Node::Obj(
                     qlists
                         .into_iter()
-                        .map(|q| ("list".to_string(), Node::Arr(vec![Node::Obj(vec![(qlist.to_string(), q)])])))
+                        .map(|q| {
+                            (
+                                "list".to_string(),
+                                Node::Arr(vec![Node::Obj(vec![(qlist.to_string(), q)])]),
+                            )
+                        })
                         .collect(),
                 )
             } else if shape.json {
                 Node::Obj(vec![(
                     "list".into(),
-                    Node::Arr(qlists.into_iter().map(|q| Node::Obj(vec![(qlist.to_string(), q)])).collect()),
+                    Node::Arr(
+                        qlists
+                            .into_iter()
+                            .map(|q| Node::Obj(vec![(qlist.to_string(), q)]))
+                            .collect(),
+                    ),
                 )])
             } else {
                 // XML: one <list> holding the QList elements.
-                Node::Obj(vec![("list".into(), Node::Obj(vec![(qlist.to_string(), Node::Arr(qlists))]))])
+                Node::Obj(vec![(
+                    "list".into(),
+                    Node::Obj(vec![(qlist.to_string(), Node::Arr(qlists))]),
+                )])
             };
             o.push(("connectorAppInfos".into(), node));
         }
@@ -1046,7 +1338,10 @@ impl Conn {
                         .collect();
                     o.push((
                         "endpoints".into(),
-                        Node::Obj(vec![("list".into(), Node::Obj(vec![("AwsEndpointSimple".into(), Node::Arr(items))]))]),
+                        Node::Obj(vec![(
+                            "list".into(),
+                            Node::Obj(vec![("AwsEndpointSimple".into(), Node::Arr(items))]),
+                        )]),
                     ));
                 }
             }
@@ -1057,17 +1352,29 @@ impl Conn {
                     ("subscriptionId".into(), s(self.stored("subscriptionId", shape))),
                 ];
                 if shape.secret_echoed {
-                    auth.insert(0, ("authenticationKey".into(), s(self.secret.clone().unwrap_or_default())));
+                    auth.insert(
+                        0,
+                        ("authenticationKey".into(), s(self.secret.clone().unwrap_or_default())),
+                    );
                 }
                 o.push(("authRecord".into(), Node::Obj(auth)));
                 if shape.extras {
                     o.push(("subscriptionName".into(), s("cvtest")));
                 }
             }
-            Cloud::Gcp => o.push(("authRecord".into(), Node::Obj(vec![("projectId".into(), s(self.key.clone()))]))),
+            Cloud::Gcp => o.push((
+                "authRecord".into(),
+                Node::Obj(vec![("projectId".into(), s(self.key.clone()))]),
+            )),
             Cloud::Oci => {
-                let auth = self.stored.iter().map(|(k, v)| (k.to_string(), s(v.clone()))).collect();
+                let auth = self
+                    .stored
+                    .iter()
+                    .filter(|(k, _)| *k != "homeRegion")
+                    .map(|(k, v)| (k.to_string(), s(v.clone())))
+                    .collect();
                 o.push(("authRecord".into(), Node::Obj(auth)));
+                o.push(("homeRegion".into(), s(self.stored("homeRegion", shape))));
             }
         }
         let object = Node::Obj(shuffled(&o, shape.order.rotate_left(29)));

@@ -525,3 +525,34 @@ spec:
     );
     assert_no_change(&env.plan().await);
 }
+
+/// Finding 10 (Q-COL-4): run/search/get reads often omit an app's `tagId`
+/// (this sample's AI app has none). Missing is unknown, not removed: a
+/// manifest tagging the app plans no change against it.
+#[tokio::test]
+#[ignore = "issue 14 finding 10: a read without the apps' tagId plans adding it on every plan"]
+async fn a_read_without_the_apps_tag_ids_plans_no_change() {
+    let body = filled(
+        "aws_get_response.json",
+        &[
+            ("arn:aws:iam::xxxxxxxxxx:", "arn:aws:iam::123456789012:"),
+            (r#""awsAccountId": "xxxxxxxxxx""#, r#""awsAccountId": "123456789012""#),
+        ],
+    );
+    let env = serving(
+        &[(AWS_SEARCH, body)],
+        r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: AwsConnector
+metadata: {name: sample}
+spec:
+  name: AWS AV CONN
+  arn: arn:aws:iam::123456789012:role/Cloudview_Test
+  externalId: pod-xxxxxx-1662018652278
+  apps:
+    - {name: AI, tagId: 20485923}
+"#,
+    )
+    .await;
+    assert_no_change(&env.plan().await);
+}

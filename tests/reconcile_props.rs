@@ -15,6 +15,7 @@ mod support;
 mod props;
 
 use props::*;
+use proptest::strategy::Strategy;
 use support::*;
 
 use qualys_operator::reconcile::plan::Action;
@@ -23,7 +24,8 @@ use qualys_operator::reconcile::plan::Action;
 /// connectors), applied on an empty Qualys.
 #[test]
 fn generated_manifests_converge_and_stay_quiet() {
-    check("converge", default_cases(24), world(), |sim, world| async move {
+    check("converge", default_cases(64), world(), |sim, world| async move {
+        world.seed_accounts(&sim)?;
         let mut env = Env::on(sim, world.workspace()?);
         let first = env.try_apply().await.map_err(|e| format!("apply: {e}"))?;
         world.no_secret_in("first apply", &format!("{first:?}"))?;
@@ -50,8 +52,18 @@ fn generated_manifests_converge_and_stay_quiet() {
 /// the plan adopts, never creates, and apply then converges.
 #[test]
 fn an_existing_natural_key_is_adopted_never_created_again() {
-    check("adopt", default_cases(16), world(), |sim, world| async move {
+    let strategy = world().prop_map(|mut world| {
+        // Finding 9 (`adopting_keeps_a_description_the_manifest_does_not_set`).
+        if KNOWN_FINDINGS.unset_description_cleared {
+            for c in &mut world.connectors {
+                c.settings.description.get_or_insert_with(|| "set".into());
+            }
+        }
+        world
+    });
+    check("adopt", default_cases(48), strategy, |sim, world| async move {
         let tenant = tenant(&sim);
+        world.seed_accounts(&sim)?;
         let seeded = world.seed_existing(&sim, &tenant)?;
         let mut env = Env::on(sim, world.workspace()?);
         let plan = env.plan().await;
@@ -85,7 +97,8 @@ fn an_existing_natural_key_is_adopted_never_created_again() {
 #[test]
 fn out_of_band_edits_are_detected_and_repaired() {
     let strategy = (world(), proptest::collection::vec(edit(), 1..4));
-    check("drift", default_cases(16), strategy, |sim, (world, edits)| async move {
+    check("drift", default_cases(48), strategy, |sim, (world, edits)| async move {
+        world.seed_accounts(&sim)?;
         let mut env = Env::on(sim, world.workspace()?);
         failures(&env.try_apply().await.map_err(|e| format!("apply: {e}"))?)?;
         let tenant = env.tenant.clone();
@@ -121,27 +134,32 @@ fn out_of_band_edits_are_detected_and_repaired() {
 /// core makes: the plan changes nothing.
 #[test]
 fn any_documented_rendering_of_the_desired_connector_plans_no_change() {
-    check("render", default_cases(32), rendered(), |sim, (one, shape)| async move {
-        let endpoint = one.search_endpoint();
-        let body = one.render(&shape);
-        sim.add_fault(FaultRule::new(
-            endpoint,
-            FaultAction::Status {
-                status: 200,
-                body: Some(body.clone()),
-            },
-        ));
-        let world = World::single(one.clone());
-        let env = Env::on(sim, world.workspace()?);
-        let plan = env.plan().await;
-        world.check_plan("plan", &plan)?;
-        let changes = changes_beyond_adoption(&plan);
-        if !changes.is_empty() {
-            return Err(format!(
-                "the desired object, as Qualys reports it, plans a change:\n{}\nserved:\n{body}",
-                plan.render()
+    check(
+        "render",
+        default_cases(256),
+        rendered(),
+        |sim, (one, shape)| async move {
+            let endpoint = one.search_endpoint();
+            let body = one.render(&shape);
+            sim.add_fault(FaultRule::new(
+                endpoint,
+                FaultAction::Status {
+                    status: 200,
+                    body: Some(body.clone()),
+                },
             ));
-        }
-        Ok(())
-    });
+            let world = World::single(one.clone());
+            let env = Env::on(sim, world.workspace()?);
+            let plan = env.plan().await;
+            world.check_plan("plan", &plan)?;
+            let changes = changes_beyond_adoption(&plan);
+            if !changes.is_empty() {
+                return Err(format!(
+                    "the desired object, as Qualys reports it, plans a change:\n{}\nserved:\n{body}",
+                    plan.render()
+                ));
+            }
+            Ok(())
+        },
+    );
 }
