@@ -233,6 +233,7 @@ fn candidate(
     o: &impl kube::Resource,
     account: Option<String>,
     status: Option<&QualysStatus>,
+    settings: &crate::crd::ConnectorSettings,
 ) -> Vec<MemberCandidate> {
     account
         .map(|account| MemberCandidate {
@@ -241,6 +242,12 @@ fn candidate(
             labels: labels_of(o),
             account,
             waiting: !has_connector(o, status),
+            cloudview: settings.apps.iter().any(|a| {
+                matches!(
+                    a.name,
+                    crate::crd::AppName::CloudInventory | crate::crd::AppName::CloudSecurityAssessment
+                )
+            }),
         })
         .into_iter()
         .collect()
@@ -248,7 +255,13 @@ fn candidate(
 
 fn aws_member(c: &AwsConnector) -> Vec<MemberCandidate> {
     let status = c.status.as_ref().map(|s| &s.common);
-    candidate(MemberKind::AwsConnector, c, aws_account_of(&c.spec.arn), status)
+    candidate(
+        MemberKind::AwsConnector,
+        c,
+        aws_account_of(&c.spec.arn),
+        status,
+        &c.spec.settings,
+    )
 }
 
 fn azure_member(c: &AzureConnector) -> Vec<MemberCandidate> {
@@ -256,14 +269,21 @@ fn azure_member(c: &AzureConnector) -> Vec<MemberCandidate> {
     candidate(
         MemberKind::AzureConnector,
         c,
-        Some(c.spec.subscription_id.to_lowercase()),
+        Some(crate::reconcile::identity::guid(&c.spec.subscription_id)),
         status,
+        &c.spec.settings,
     )
 }
 
 fn gcp_member(c: &GcpConnector) -> Vec<MemberCandidate> {
     let status = c.status.as_ref().map(|s| &s.common);
-    candidate(MemberKind::GcpConnector, c, Some(c.spec.project_id.clone()), status)
+    candidate(
+        MemberKind::GcpConnector,
+        c,
+        Some(c.spec.project_id.clone()),
+        status,
+        &c.spec.settings,
+    )
 }
 
 /// An Api for one namespace, or all.
@@ -530,7 +550,9 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         });
         start!(OciConnector, Kind::Oci, |_, _| {});
         start!(AzureOrgConnector, Kind::AzureOrg, |s, store| {
-            s.add_org_member_view(view(store, |o| o.spec.members.iter().map(|m| m.name.clone()).collect()))
+            s.add_org_member_view(view(store, |o| {
+                o.spec.members.iter().flatten().map(|m| m.name.clone()).collect()
+            }))
         });
         start!(ConnectorGroup, Kind::Group, |_, _| {});
         start!(GlobalScanConfiguration, Kind::GlobalScan, |_, _| {});

@@ -22,6 +22,16 @@ pub struct OrgConnectorApp {
     pub tag_id: Option<i64>,
 }
 
+/// How an organization connector's `members` list is applied.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+pub enum MemberPolicy {
+    /// Attach the listed members; leave every other member attached.
+    #[default]
+    Include,
+    /// The list is the complete set: other members are detached.
+    Exact,
+}
+
 /// Modules new member connectors are activated for.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -115,10 +125,18 @@ pub struct AzureOrgConnectorSpec {
     /// Disabled through the gateway's status endpoint.
     #[serde(default)]
     pub disabled: bool,
-    /// `AzureConnector` objects (same namespace) to attach as members.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `AzureConnector` objects (same namespace) to attach as members. Absent:
+    /// membership is not managed at all. Listed members are attached; members
+    /// not listed (for example those Qualys creates for new subscriptions) are
+    /// detached only with `memberPolicy: Exact`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]), length(max = 1000))]
-    pub members: Vec<LocalRef>,
+    pub members: Option<Vec<LocalRef>>,
+    /// How `members` is applied: `Include` (default) attaches the listed members
+    /// and leaves every other member alone; `Exact` makes the list the complete
+    /// set and detaches any other member, including ones Qualys created itself.
+    #[serde(default)]
+    pub member_policy: MemberPolicy,
     #[serde(default)]
     pub adoption_policy: AdoptionPolicy,
     #[serde(flatten)]

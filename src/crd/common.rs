@@ -163,10 +163,11 @@ pub struct ConnectorSettings {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 4))]
     pub activation: Vec<ActivationModule>,
-    /// Tag ids applied to every discovered asset.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Tag ids applied to every discovered asset. Absent: Qualys' tags are left
+    /// alone; `[]`: every tag is removed from the connector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 100), inner(range(min = 1)))]
-    pub default_tag_ids: Vec<i64>,
+    pub default_tag_ids: Option<Vec<i64>>,
     /// Connector applications (AI, CI, CSA), at most one entry per name.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]), length(max = 3))]

@@ -20,7 +20,11 @@ pub const PROJECT_ID_PATTERN: &str = "^[a-z][a-z0-9-]{4,28}[a-z0-9]$";
     doc = "A Qualys GCP asset data connector for one project."
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.name) == has(oldSelf.name)").message("name cannot be added or removed after creation").field_path(".name"))]
+#[x_kube(
+    validation = Rule::new("has(self.name) == has(oldSelf.name)").message("name cannot be added or removed after creation").field_path(".name"),
+    validation = Rule::new("!has(self.activation)").message("activation is not supported by Qualys GCP connectors; remove it").field_path(".activation"),
+    validation = Rule::new("!has(self.defaultTagIds)").message("defaultTagIds is not supported by Qualys GCP connectors; remove it").field_path(".defaultTagIds"),
+)]
 pub struct GcpConnectorSpec {
     /// Project to discover; cannot change after creation.
     #[schemars(regex(pattern = PROJECT_ID_PATTERN))]

@@ -24,6 +24,7 @@ pub const FINGERPRINT_PATTERN: &str = "^([0-9a-f]{2}:){15}[0-9a-f]{2}$";
 #[x_kube(
     validation = Rule::new("!has(self.perimeterScan) || !has(self.perimeterScan.custom)").message("Qualys documents no custom perimeter-scan schedule for OCI; remove perimeterScan.custom (the GlobalScanConfiguration applies)").field_path(".perimeterScan.custom"),
     validation = Rule::new("has(self.name) == has(oldSelf.name)").message("name cannot be added or removed after creation").field_path(".name"),
+    validation = Rule::new("!has(self.activation)").message("activation is not supported by Qualys OCI connectors; remove it").field_path(".activation"),
 )]
 pub struct OciConnectorSpec {
     /// Tenancy OCID; cannot change after creation.

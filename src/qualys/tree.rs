@@ -14,6 +14,91 @@ use serde_json::{Map, Value};
 /// Key holding an element's text when the element also has attributes or children.
 pub const TEXT_KEY: &str = "$text";
 
+/// Parses JSON like [`xml_to_value`] treats XML: a key repeated in one object
+/// (the GCP search sample repeats `"list"`, the JSON mirror of repeated XML
+/// elements) keeps every value, as an array, where a map would keep the last.
+pub fn json_to_value(text: &str) -> Result<Value, serde_json::Error> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+    struct Tolerant;
+
+    impl<'de> DeserializeSeed<'de> for Tolerant {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Tolerant {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::new();
+            while let Some(item) = seq.next_element_seed(Tolerant)? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut fields = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                let value = map.next_value_seed(Tolerant)?;
+                match fields.get_mut(&key) {
+                    None => {
+                        fields.insert(key, value);
+                    }
+                    Some(existing) => {
+                        let mut items = match existing.take() {
+                            Value::Array(items) => items,
+                            single => vec![single],
+                        };
+                        match value {
+                            Value::Array(more) => items.extend(more),
+                            single => items.push(single),
+                        }
+                        *existing = Value::Array(items);
+                    }
+                }
+            }
+            Ok(Value::Object(fields))
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = Tolerant.deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
 /// Parses an XML document into `(root element name, value)`.
 ///
 /// * an element with neither attributes nor child elements becomes its text
@@ -285,6 +370,17 @@ impl Serialize for Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_json_keys_keep_every_value() {
+        let v = json_to_value(r#"{"a": {"list": [{"x": 1}], "list": [{"x": 2}], "k": "v"}}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["a"]["list"], serde_json::json!([{"x": 1}, {"x": 2}]));
+        assert_eq!(v["a"]["k"], "v");
+        let v = json_to_value(r#"{"s": "one", "s": "two", "n": 1.5}"#).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(v["s"], serde_json::json!(["one", "two"]));
+        assert!(json_to_value("{} trailing").is_err());
+    }
     use serde_json::json;
 
     #[test]

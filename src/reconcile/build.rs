@@ -136,6 +136,16 @@ pub fn org_member_names(object: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Whether a connector's `spec.apps` has the CI or CSA app, which is what
+/// makes CloudView know the connector.
+pub fn has_cloudview_app(apps: Option<&Value>) -> bool {
+    apps.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.get("name").and_then(Value::as_str))
+        .any(|name| name == "CI" || name == "CSA")
+}
+
 /// A connector object as a group member candidate, if it is one.
 pub fn member_candidate(object: &Value) -> Option<(String, MemberCandidate)> {
     let kind = text(object, "/kind")?;
@@ -154,7 +164,7 @@ pub fn member_candidate(object: &Value) -> Option<(String, MemberCandidate)> {
         "AwsConnector" => (MemberKind::AwsConnector, aws_account_of(text(object, "/spec/arn")?)?),
         "AzureConnector" => (
             MemberKind::AzureConnector,
-            text(object, "/spec/subscriptionId")?.to_lowercase(),
+            super::identity::guid(text(object, "/spec/subscriptionId")?),
         ),
         "GcpConnector" => (MemberKind::GcpConnector, text(object, "/spec/projectId")?.to_string()),
         _ => return None,
@@ -168,6 +178,7 @@ pub fn member_candidate(object: &Value) -> Option<(String, MemberCandidate)> {
             account,
             // `plan` and `apply` create connectors before groups.
             waiting: false,
+            cloudview: has_cloudview_app(object.pointer("/spec/apps")),
         },
     ))
 }
@@ -229,6 +240,7 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
             let member_ids = s
                 .members
                 .iter()
+                .flatten()
                 .map(|m| {
                     inputs
                         .azure_ids

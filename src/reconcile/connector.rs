@@ -7,6 +7,8 @@ use serde_json::Value;
 
 use super::desired::{self, schedule_json, text};
 use super::fields::{Fields, secret_hash};
+use super::plan::FieldChange;
+use super::{absent, identity};
 use crate::crd::aws::AwsPartition;
 use crate::crd::azure::AzurePartition;
 use crate::crd::common::{AdoptionPolicy, ConnectorSettings, Management, PerimeterScan, ScanSchedule};
@@ -86,19 +88,19 @@ impl DesiredConnector {
     pub fn natural_key(&self) -> String {
         match &self.spec {
             CloudSpec::Aws(s) => aws_account_of(&s.arn).unwrap_or_else(|| s.arn.clone()),
-            CloudSpec::Azure(s) => s.subscription_id.to_lowercase(),
+            CloudSpec::Azure(s) => identity::guid(&s.subscription_id),
             CloudSpec::Gcp(s) => s.project_id.clone(),
             CloudSpec::Oci(s) => s.tenant_id.clone(),
         }
     }
 
     /// The identity apps default to (role ARN, subscription, project, tenancy).
-    fn app_identity(&self) -> &str {
+    fn app_identity(&self) -> String {
         match &self.spec {
-            CloudSpec::Aws(s) => &s.arn,
-            CloudSpec::Azure(s) => &s.subscription_id,
-            CloudSpec::Gcp(s) => &s.project_id,
-            CloudSpec::Oci(s) => &s.tenant_id,
+            CloudSpec::Aws(s) => s.arn.clone(),
+            CloudSpec::Azure(s) => identity::guid(&s.subscription_id),
+            CloudSpec::Gcp(s) => s.project_id.clone(),
+            CloudSpec::Oci(s) => s.tenant_id.clone(),
         }
     }
 
@@ -154,11 +156,23 @@ impl DesiredConnector {
         if wants("spec.remediationEnabled") {
             w.remediation_enabled = Some(s.remediation_enabled);
         }
-        if wants("spec.activation") {
+        let kind = self.kind();
+        // Only fields Qualys documents for the kind go on the wire: GCP has no
+        // activation or tags, OCI no activation and tags on update only.
+        let activation_documented = matches!(kind, CloudKind::Aws | CloudKind::Azure);
+        if wants("spec.activation") && activation_documented && (changed.is_some() || !s.activation.is_empty()) {
             w.activation = Some(s.activation.iter().map(enum_text).collect());
         }
-        if wants("spec.defaultTagIds") && !s.default_tag_ids.is_empty() {
-            w.default_tag_ids = Some(s.default_tag_ids.iter().map(ToString::to_string).collect());
+        let tags_documented = match kind {
+            CloudKind::Aws | CloudKind::Azure => true,
+            CloudKind::Oci => changed.is_some(),
+            CloudKind::Gcp => false,
+        };
+        if wants("spec.defaultTagIds") && tags_documented {
+            w.default_tag_ids = s
+                .default_tag_ids
+                .as_ref()
+                .map(|tags| tags.iter().map(ToString::to_string).collect());
         }
         if wants_prefix("spec.apps") {
             let identity = self.app_identity();
@@ -167,7 +181,7 @@ impl DesiredConnector {
                     .iter()
                     .map(|a| ConnectorAppWrite {
                         name: a.name.as_str().to_string(),
-                        identifier: a.identifier.clone().unwrap_or_else(|| identity.to_string()),
+                        identifier: a.identifier.clone().unwrap_or_else(|| identity.clone()),
                         tag_id: a.tag_id.map(|t| t.to_string()),
                     })
                     .collect(),
@@ -202,9 +216,9 @@ impl DesiredConnector {
                     || wants("spec.authenticationKeySecretRef")
                 {
                     w.auth_record = Some(AuthRecordWrite {
-                        application_id: Some(a.application_id.clone()),
-                        directory_id: Some(a.directory_id.clone()),
-                        subscription_id: Some(a.subscription_id.clone()),
+                        application_id: Some(identity::guid(&a.application_id)),
+                        directory_id: Some(identity::guid(&a.directory_id)),
+                        subscription_id: Some(identity::guid(&a.subscription_id)),
                         authentication_key: Some(self.require_primary("authenticationKeySecretRef")?),
                         ..AuthRecordWrite::default()
                     });
@@ -250,6 +264,46 @@ impl DesiredConnector {
             }
         }
         Ok(w)
+    }
+
+    /// The partial write for `changes`. A collection the spec emptied is
+    /// applied by removing what Qualys reported, as `remove` is documented.
+    pub fn write_update(&self, changes: &[FieldChange]) -> Result<ConnectorWrite, String> {
+        let paths: BTreeSet<String> = changes.iter().map(|c| c.path.clone()).collect();
+        let mut w = self.write(Some(&paths))?;
+        let emptied = |path: &str| {
+            changes
+                .iter()
+                .find(|c| c.path == path)
+                .filter(|c| c.after.as_ref().is_none_or(|a| a.as_array().is_some_and(Vec::is_empty)))
+                .map(|c| {
+                    c.before
+                        .iter()
+                        .filter_map(Value::as_array)
+                        .flatten()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_string))
+                        .collect::<Vec<_>>()
+                })
+                .filter(|before| !before.is_empty())
+        };
+        if let Some(before) = emptied("spec.defaultTagIds") {
+            w.default_tag_ids = None;
+            w.remove_tag_ids = Some(before);
+        }
+        if let Some(before) = emptied("spec.activation") {
+            w.activation = None;
+            w.remove_activation = Some(before);
+        }
+        Ok(w)
+    }
+
+    /// Tags Qualys takes only on update (OCI), sent right after the create.
+    pub fn tags_after_create(&self) -> Option<ConnectorWrite> {
+        let tags = self.settings().default_tag_ids.as_ref().filter(|t| !t.is_empty())?;
+        (self.kind() == CloudKind::Oci).then(|| ConnectorWrite {
+            default_tag_ids: Some(tags.iter().map(ToString::to_string).collect()),
+            ..ConnectorWrite::default()
+        })
     }
 
     fn require_primary(&self, field: &str) -> Result<Secret, String> {
@@ -300,7 +354,7 @@ pub fn observed_key(kind: CloudKind, c: &Connector) -> Option<String> {
             .clone()
             .filter(|a| !a.is_empty())
             .or_else(|| c.arn.as_deref().and_then(aws_account_of)),
-        CloudKind::Azure => c.subscription_id.as_ref().map(|s| s.to_lowercase()),
+        CloudKind::Azure => c.subscription_id.as_deref().map(identity::guid),
         CloudKind::Gcp => c.project_id.clone(),
         CloudKind::Oci => c.tenant_id.clone(),
     }
@@ -322,106 +376,265 @@ pub fn observed_schedule(c: &ScanConfig) -> Value {
 }
 
 /// Observed fields. `sent_secret_hash` is what this operator last sent (from
-/// status or the state file): Qualys never shows secrets back.
+/// status or the state file): Qualys never shows secrets back. What an absent
+/// field means is decided by [`absent::connector_rule`].
 pub fn observed_fields(kind: CloudKind, c: &Connector, sent_secret_hash: Option<String>) -> Fields {
+    let rule = |path: &str| absent::connector_rule(kind, path);
     let mut f = Fields::new();
-    f.set("spec.name", text(c.name.as_deref()))
-        .set("spec.description", text(c.description.as_deref()))
-        .set(
-            "spec.runFrequencyMinutes",
-            c.run_frequency.map_or(Value::Null, Value::from),
-        )
-        .set("spec.disabled", c.disabled.unwrap_or(false))
-        .set("spec.remediationEnabled", c.remediation_enabled.unwrap_or(false));
+    let text_of = |v: &Option<String>| v.as_deref().map(|s| text(Some(s)));
+    for (path, value) in [
+        ("spec.name", text_of(&c.name)),
+        ("spec.description", text_of(&c.description)),
+        ("spec.runFrequencyMinutes", c.run_frequency.map(Value::from)),
+        ("spec.disabled", c.disabled.map(Value::from)),
+        ("spec.remediationEnabled", c.remediation_enabled.map(Value::from)),
+    ] {
+        f.observe(&rule(path), path, value);
+    }
     // Qualys adds CLOUDVIEW by itself when CSA is enabled: not the user's choice.
-    f.set_unordered(
+    f.observe_set(
+        &rule("spec.activation"),
         "spec.activation",
-        c.activation
-            .iter()
-            .flatten()
-            .filter(|m| !m.eq_ignore_ascii_case("CLOUDVIEW"))
-            .map(|m| m.to_uppercase()),
+        c.activation.as_ref().map(|modules| {
+            modules
+                .iter()
+                .filter(|m| !m.eq_ignore_ascii_case("CLOUDVIEW"))
+                .map(|m| m.to_uppercase())
+                .collect::<Vec<_>>()
+        }),
     );
-    f.set_unordered(
+    f.observe_set(
+        &rule("spec.defaultTagIds"),
         "spec.defaultTagIds",
-        c.default_tags
-            .iter()
-            .flatten()
-            .filter_map(|t| t.id.trim().parse::<i64>().ok()),
+        c.default_tags.as_ref().map(|tags| {
+            tags.iter()
+                .filter_map(|t| t.id.trim().parse::<i64>().ok())
+                .collect::<Vec<_>>()
+        }),
     );
-    let apps: Vec<(String, String, Option<i64>)> = c
-        .apps
-        .iter()
-        .flatten()
-        .map(|a| {
-            (
-                a.name.to_uppercase(),
-                a.identifier.clone().unwrap_or_default(),
-                a.tag_id.as_deref().and_then(|t| t.trim().parse().ok()),
-            )
-        })
-        .collect();
-    desired::apps(&mut f, &apps);
-    let cps = c.cps_enabled.unwrap_or(false);
+    match &c.apps {
+        Some(apps) => {
+            let apps: Vec<(String, String, Option<i64>)> = apps
+                .iter()
+                .map(|a| {
+                    let identifier = a.identifier.clone().unwrap_or_default();
+                    (
+                        a.name.to_uppercase(),
+                        app_identifier_as_written(kind, c, identifier),
+                        a.tag_id.as_deref().and_then(|t| t.trim().parse().ok()),
+                    )
+                })
+                .collect();
+            desired::apps(&mut f, &apps);
+        }
+        None => {
+            f.observe(&rule("spec.apps"), "spec.apps", None);
+        }
+    }
+    let cps = c.cps_enabled;
     match kind {
         CloudKind::Aws => {
-            let partition = if c.gov_cloud == Some(true) {
-                "GovCloud"
-            } else if c.china == Some(true) {
-                "China"
-            } else {
-                "Global"
+            let partition = match (c.gov_cloud, c.china) {
+                (Some(true), _) => Some("GovCloud"),
+                (_, Some(true)) => Some("China"),
+                (None, None) => None,
+                _ => Some("Global"),
             };
-            f.set("spec.arn", text(c.arn.as_deref()))
-                .set("spec.externalId", text(c.external_id.as_deref()))
-                .set("spec.partition", partition);
-            let regions: Vec<&str> = if c.all_regions == Some(true) {
-                Vec::new()
-            } else {
-                c.regions.iter().flatten().map(String::as_str).collect()
-            };
-            f.set_unordered("spec.regions", regions);
+            f.observe(&rule("spec.partition"), "spec.partition", partition.map(Value::from));
+            f.observe(&rule("spec.arn"), "spec.arn", text_of(&c.arn)).observe(
+                &rule("spec.externalId"),
+                "spec.externalId",
+                text_of(&c.external_id),
+            );
+            observe_regions(&mut f, c);
         }
         CloudKind::Azure => {
-            let lower = |s: &Option<String>| s.as_ref().map_or(Value::Null, |v| Value::String(v.to_lowercase()));
-            f.set("spec.directoryId", lower(&c.directory_id))
-                .set("spec.subscriptionId", lower(&c.subscription_id))
-                .set("spec.applicationId", lower(&c.application_id))
-                .set(
-                    "spec.partition",
-                    if c.gov_cloud == Some(true) {
-                        "GovCloud"
-                    } else {
-                        "Global"
-                    },
-                )
-                .set_secret("spec.authenticationKeySecretRef", sent_secret_hash);
+            let gov = c.gov_cloud.map(|g| Value::from(if g { "GovCloud" } else { "Global" }));
+            f.observe(&rule("spec.partition"), "spec.partition", gov);
+            for (path, value) in [
+                ("spec.directoryId", &c.directory_id),
+                ("spec.subscriptionId", &c.subscription_id),
+                ("spec.applicationId", &c.application_id),
+            ] {
+                f.observe(
+                    &rule(path),
+                    path,
+                    value.as_deref().map(|v| Value::from(identity::guid(v))),
+                );
+            }
+            f.set_secret("spec.authenticationKeySecretRef", sent_secret_hash);
         }
         CloudKind::Gcp => {
-            f.set("spec.projectId", text(c.project_id.as_deref()))
+            f.observe(&rule("spec.projectId"), "spec.projectId", text_of(&c.project_id))
                 .set_secret("spec.serviceAccountKeySecretRef", sent_secret_hash);
         }
         CloudKind::Oci => {
-            f.set("spec.tenantId", text(c.tenant_id.as_deref()))
-                .set("spec.userId", text(c.user_id.as_deref()))
-                .set(
+            f.observe(&rule("spec.tenantId"), "spec.tenantId", text_of(&c.tenant_id))
+                .observe(&rule("spec.userId"), "spec.userId", text_of(&c.user_id))
+                .observe(
+                    &rule("spec.fingerprint"),
                     "spec.fingerprint",
-                    c.fingerprint
-                        .as_ref()
-                        .map_or(Value::Null, |v| Value::String(v.to_lowercase())),
+                    c.fingerprint.as_deref().map(|v| Value::from(identity::guid(v))),
                 )
-                .set("spec.homeRegion", text(c.home_region.as_deref()))
+                .observe(&rule("spec.homeRegion"), "spec.homeRegion", text_of(&c.home_region))
                 .set_secret("spec.privateKeySecretRef", sent_secret_hash);
         }
     }
     if kind != CloudKind::Gcp {
-        f.set("spec.perimeterScan.enabled", cps);
+        f.observe(
+            &rule("spec.perimeterScan.enabled"),
+            "spec.perimeterScan.enabled",
+            cps.map(Value::from),
+        );
         let custom = c
             .scan_config
             .as_ref()
-            .filter(|_| cps && c.custom_scan_config_enabled == Some(true))
+            .filter(|_| cps == Some(true) && c.custom_scan_config_enabled == Some(true))
             .map_or(Value::Null, observed_schedule);
         f.set("spec.perimeterScan.custom", custom);
     }
     f
+}
+
+/// AWS regions. `allRegions: true` is all regions (the empty list). With
+/// `allRegions: false` every documented read leaves `endpoints` out (Q-COL-8):
+/// the connector is known to cover some regions, not which.
+fn observe_regions(f: &mut Fields, c: &Connector) {
+    const PATH: &str = "spec.regions";
+    let listed = c.regions.as_ref().filter(|r| !r.is_empty());
+    match (c.all_regions, listed) {
+        (Some(true), _) => {
+            f.set_unordered(PATH, Vec::<String>::new());
+        }
+        (_, Some(regions)) => {
+            f.set_unordered(PATH, regions.iter().map(String::as_str));
+        }
+        (Some(false), None) => {
+            f.set_unknown(
+                PATH,
+                "(some regions; Qualys does not list them)",
+                vec![Value::Array(Vec::new())],
+            );
+        }
+        (None, None) => {
+            f.observe(&absent::Absent::Unknown, PATH, None);
+        }
+    }
+}
+
+/// Azure reads echo the application id as each app's identifier where create
+/// echoed the subscription id (Q-COL-6): both mean the connector's own
+/// subscription, which is what an app without an explicit identifier is given.
+fn app_identifier_as_written(kind: CloudKind, c: &Connector, identifier: String) -> String {
+    let same = |a: &Option<String>| {
+        a.as_deref()
+            .is_some_and(|a| identity::guid(a) == identity::guid(&identifier))
+    };
+    match (kind, &c.subscription_id) {
+        (CloudKind::Azure, Some(subscription)) if same(&c.application_id) => subscription.clone(),
+        _ => identifier,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::qualys::tree::Node;
+    use serde_json::json;
+
+    fn desired(spec: CloudSpec, primary: Option<&str>) -> DesiredConnector {
+        DesiredConnector {
+            spec,
+            object_name: "obj".into(),
+            secrets: CloudSecrets {
+                primary: primary.map(|s| Secret::new(s.to_string())),
+                passphrase: None,
+            },
+        }
+    }
+
+    fn rendered(node: &Node) -> (String, String) {
+        (
+            node.to_xml("Connector"),
+            serde_json::to_string(node).unwrap_or_default(),
+        )
+    }
+
+    fn spec<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+        serde_json::from_value(v).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Finding 6: creates carry only the fields Qualys documents for the kind.
+    #[test]
+    fn creates_send_no_undocumented_or_empty_collections() {
+        let key = r#"{"type":"service_account","project_id":"p","private_key_id":"k","private_key":"x","client_email":"a@b","client_id":"1","auth_uri":"u","token_uri":"t","auth_provider_x509_cert_url":"c","client_x509_cert_url":"d"}"#;
+        let gcp = desired(
+            CloudSpec::Gcp(spec(json!({"projectId": "analytics-prod-42",
+                "serviceAccountKeySecretRef": {"name": "s", "key": "k"}}))),
+            Some(key),
+        );
+        let oci = desired(
+            CloudSpec::Oci(spec(
+                json!({"tenantId": "ocid1.tenancy.oc1..a", "userId": "ocid1.user.oc1..b",
+                "fingerprint": "aa:bb", "homeRegion": "us-ashburn-1", "defaultTagIds": [5],
+                "privateKeySecretRef": {"name": "s", "key": "k"}}),
+            )),
+            Some("pem"),
+        );
+        let aws = desired(
+            CloudSpec::Aws(spec(
+                json!({"arn": "arn:aws:iam::123456789012:role/r", "externalId": "x"}),
+            )),
+            None,
+        );
+        for (label, c) in [("gcp", &gcp), ("oci", &oci), ("aws", &aws)] {
+            let write = c.write(None).unwrap_or_else(|e| panic!("{label}: {e}"));
+            let (xml, json) = rendered(&write.to_node());
+            assert!(
+                !xml.contains("activation") && !json.contains("activation"),
+                "{label}: {xml}"
+            );
+            assert!(
+                !xml.contains("defaultTags"),
+                "{label}: tags are not sent on create: {xml}"
+            );
+        }
+        assert!(
+            oci.tags_after_create().is_some(),
+            "OCI tags follow the create as an update"
+        );
+    }
+
+    /// Finding 7: a list emptied in the spec is applied with `remove`.
+    #[test]
+    fn emptied_tags_and_modules_are_removed() {
+        let aws = desired(
+            CloudSpec::Aws(spec(
+                json!({"arn": "arn:aws:iam::123456789012:role/r", "externalId": "x",
+                "defaultTagIds": []}),
+            )),
+            None,
+        );
+        let changes = [
+            FieldChange {
+                path: "spec.defaultTagIds".into(),
+                before: Some(json!([7, 8])),
+                after: Some(json!([])),
+                secret: false,
+            },
+            FieldChange {
+                path: "spec.activation".into(),
+                before: Some(json!(["VM"])),
+                after: Some(json!([])),
+                secret: false,
+            },
+        ];
+        let write = aws.write_update(&changes).unwrap_or_else(|e| panic!("{e}"));
+        let (xml, _) = rendered(&write.to_node());
+        assert!(xml.contains("<defaultTags><remove><TagSimple><id>7</id></TagSimple><TagSimple><id>8</id></TagSimple></remove></defaultTags>"), "{xml}");
+        assert!(
+            xml.contains("<activation><remove><ActivationModule>VM</ActivationModule></remove></activation>"),
+            "{xml}"
+        );
+    }
 }

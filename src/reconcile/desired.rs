@@ -4,14 +4,14 @@
 //!
 //! * Optional text: empty and absent are the same (`null`).
 //! * Collections Qualys treats as sets are sorted and deduplicated.
-//! * `defaultTagIds` is managed only when the spec lists tags: Qualys does not
-//!   document whether an empty `set` clears tags, so an empty list means
-//!   "leave Qualys' tags alone".
+//! * A collection absent from the spec is not managed (`defaultTagIds`, org
+//!   `members`); an empty one is, and clears what Qualys holds.
 //! * Secrets are compared by the hash of what was last sent.
 
 use serde_json::{Value, json};
 
 use super::fields::Fields;
+use super::identity::guid;
 use crate::crd::aws::AwsPartition;
 use crate::crd::azure::AzurePartition;
 use crate::crd::azure_org::AzureOrgConnectorSpec;
@@ -32,7 +32,7 @@ pub fn text(value: Option<&str>) -> Value {
 pub fn apps(fields: &mut Fields, apps: &[(String, String, Option<i64>)]) {
     fields.set_unordered("spec.apps", apps.iter().map(|(name, _, _)| name.as_str()));
     for (name, identifier, tag) in apps {
-        fields.set(&format!("spec.apps.{name}.identifier"), identifier.to_lowercase());
+        fields.set(&format!("spec.apps.{name}.identifier"), guid(identifier));
         if let Some(tag) = tag {
             fields.set(&format!("spec.apps.{name}.tagId"), *tag);
         }
@@ -117,8 +117,8 @@ fn settings(fields: &mut Fields, s: &ConnectorSettings, object_name: &str, ident
         .set("spec.remediationEnabled", s.remediation_enabled);
     apps(fields, &desired_apps(&s.apps, identity));
     fields.set_unordered("spec.activation", s.activation.iter().map(enum_text));
-    if !s.default_tag_ids.is_empty() {
-        fields.set_unordered("spec.defaultTagIds", s.default_tag_ids.iter().copied());
+    if let Some(tags) = &s.default_tag_ids {
+        fields.set_unordered("spec.defaultTagIds", tags.iter().copied());
     }
 }
 
@@ -144,9 +144,9 @@ pub fn partition_name(p: AwsPartition) -> &'static str {
 pub fn azure(spec: &AzureConnectorSpec, object_name: &str, secret_hash: Option<String>) -> Fields {
     let mut f = Fields::new();
     settings(&mut f, &spec.settings, object_name, &spec.subscription_id);
-    f.set("spec.directoryId", spec.directory_id.to_lowercase())
-        .set("spec.subscriptionId", spec.subscription_id.to_lowercase())
-        .set("spec.applicationId", spec.application_id.to_lowercase())
+    f.set("spec.directoryId", guid(&spec.directory_id))
+        .set("spec.subscriptionId", guid(&spec.subscription_id))
+        .set("spec.applicationId", guid(&spec.application_id))
         .set(
             "spec.partition",
             if spec.partition == AzurePartition::GovCloud {
@@ -173,7 +173,7 @@ pub fn oci(spec: &OciConnectorSpec, object_name: &str, secret_hash: Option<Strin
     settings(&mut f, &spec.settings, object_name, &spec.tenant_id);
     f.set("spec.tenantId", spec.tenant_id.as_str())
         .set("spec.userId", spec.user_id.as_str())
-        .set("spec.fingerprint", spec.fingerprint.to_lowercase())
+        .set("spec.fingerprint", guid(&spec.fingerprint))
         .set("spec.homeRegion", spec.home_region.as_str())
         .set_secret("spec.privateKeySecretRef", secret_hash);
     f.set(
@@ -202,8 +202,8 @@ pub fn azure_org(
         .collect();
     f.set("spec.name", spec.name.as_deref().unwrap_or(object_name))
         .set("spec.description", text(spec.description.as_deref()))
-        .set("spec.tenantId", spec.tenant_id.to_lowercase())
-        .set("spec.applicationId", spec.application_id.to_lowercase())
+        .set("spec.tenantId", guid(&spec.tenant_id))
+        .set("spec.applicationId", guid(&spec.application_id))
         .set("spec.connectorPrefixName", spec.connector_prefix_name.as_str())
         .set("spec.orgRunFrequencyMinutes", spec.org_run_frequency_minutes)
         .set("spec.memberRunFrequencyMinutes", spec.member_run_frequency_minutes)
@@ -232,7 +232,10 @@ pub fn azure_org(
         "spec.excludedManagementGroups",
         spec.excluded_management_groups.iter().map(String::as_str),
     );
-    f.set_unordered("spec.members", member_ids.iter().map(String::as_str));
+    // Absent `members`: membership is not managed (see `MemberPolicy`).
+    if spec.members.is_some() {
+        f.set_unordered("spec.members", member_ids.iter().map(String::as_str));
+    }
     if !spec.default_tag_ids.is_empty() {
         f.set_unordered("spec.defaultTagIds", spec.default_tag_ids.iter().copied());
     }
@@ -241,7 +244,7 @@ pub fn azure_org(
 
 /// A group member as CloudView identifies it: `CLOUD:accountIdentifier`.
 pub fn member_key(cloud: &str, account: &str) -> String {
-    format!("{}:{}", cloud.to_uppercase(), account.to_lowercase())
+    format!("{}:{}", cloud.to_uppercase(), guid(account))
 }
 
 /// `members`: resolved `CLOUD:accountIdentifier` keys (see [`member_key`]).

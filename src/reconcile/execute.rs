@@ -286,6 +286,15 @@ async fn after_create(
     applied: &mut Applied,
 ) -> Result<(), ExecError> {
     match &obj.model {
+        Model::Connector(c) => {
+            if let Some(write) = c.tags_after_create() {
+                client
+                    .update_connector(c.kind(), id, &write)
+                    .await
+                    .map_err(q("set tags"))?;
+                applied.log.push("set default tags".into());
+            }
+        }
         Model::Org(o) => {
             for member in o.member_ids.iter().filter(|m| !m.starts_with(PENDING_MEMBER)) {
                 client
@@ -342,21 +351,22 @@ async fn apply_membership(
     observed: &[String],
 ) -> Result<(), ExecError> {
     let group = [uuid.to_string()];
+    // CloudView refuses a whole batch for one bad account; the other cloud
+    // types' batches are still sent, and the first failure is reported.
+    let mut first_failure = None;
     for (cloud, add, remove) in membership_changes(desired, observed) {
-        if !add.is_empty() {
-            client
-                .update_group_membership(cloud, &add, &group, &[])
-                .await
-                .map_err(q("add members"))?;
+        if !add.is_empty()
+            && let Err(e) = client.update_group_membership(cloud, &add, &group, &[]).await
+        {
+            first_failure.get_or_insert(q("add members")(e));
         }
-        if !remove.is_empty() {
-            client
-                .update_group_membership(cloud, &remove, &[], &group)
-                .await
-                .map_err(q("remove members"))?;
+        if !remove.is_empty()
+            && let Err(e) = client.update_group_membership(cloud, &remove, &[], &group).await
+        {
+            first_failure.get_or_insert(q("remove members")(e));
         }
     }
-    Ok(())
+    first_failure.map_or(Ok(()), Err)
 }
 
 async fn update(
@@ -369,7 +379,7 @@ async fn update(
     let paths: BTreeSet<String> = changes.iter().map(|c| c.path.clone()).collect();
     match (&obj.model, obj.kind) {
         (Model::Connector(c), _) => {
-            let write = c.write(Some(&paths)).map_err(input("update"))?;
+            let write = c.write_update(changes).map_err(input("update"))?;
             client
                 .update_connector(c.kind(), id, &write)
                 .await

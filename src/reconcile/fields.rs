@@ -16,6 +16,21 @@ pub struct Field {
     pub value: Value,
     /// Compared by hash; never printed.
     pub secret: bool,
+    /// Observed side only: Qualys did not report the value (see
+    /// [`super::absent`]). `value` then says what is known, for people, and the
+    /// field differs from a desired value only when that value is one of these
+    /// (a connector known not to cover all regions, whose list Qualys omits).
+    pub unknown: Option<Vec<Value>>,
+}
+
+impl Field {
+    fn known(value: Value, secret: bool) -> Self {
+        Self {
+            value,
+            secret,
+            unknown: None,
+        }
+    }
 }
 
 /// Spec path → value. Only fields the spec manages appear on the desired side.
@@ -28,13 +43,7 @@ impl Fields {
     }
 
     pub fn set(&mut self, path: &str, value: impl Into<Value>) -> &mut Self {
-        self.0.insert(
-            path.to_string(),
-            Field {
-                value: value.into(),
-                secret: false,
-            },
-        );
+        self.0.insert(path.to_string(), Field::known(value.into(), false));
         self
     }
 
@@ -54,16 +63,28 @@ impl Fields {
     pub fn set_secret(&mut self, path: &str, hash: Option<String>) -> &mut Self {
         self.0.insert(
             path.to_string(),
+            Field::known(hash.map_or(Value::Null, Value::String), true),
+        );
+        self
+    }
+
+    /// A value Qualys did not report: no change is planned for it unless the
+    /// desired value is one of `differs_from`. `known` describes what is known.
+    pub fn set_unknown(&mut self, path: &str, known: &str, differs_from: Vec<Value>) -> &mut Self {
+        self.0.insert(
+            path.to_string(),
             Field {
-                value: hash.map_or(Value::Null, Value::String),
-                secret: true,
+                value: Value::String(known.to_string()),
+                secret: false,
+                unknown: Some(differs_from),
             },
         );
         self
     }
 
+    /// The value of a known field.
     pub fn get(&self, path: &str) -> Option<&Value> {
-        self.0.get(path).map(|f| &f.value)
+        self.0.get(path).filter(|f| f.unknown.is_none()).map(|f| &f.value)
     }
 }
 
@@ -74,8 +95,18 @@ pub fn diff(desired: &Fields, observed: &Fields) -> Vec<FieldChange> {
         .0
         .iter()
         .filter_map(|(path, want)| {
-            let have = observed.0.get(path).map(|f| &f.value).filter(|v| !v.is_null());
+            let observed = observed.0.get(path);
             let want_value = Some(&want.value).filter(|v| !v.is_null());
+            if let Some(differs_from) = observed.and_then(|f| f.unknown.as_ref()) {
+                let known_different = differs_from.contains(&want.value);
+                return known_different.then(|| FieldChange {
+                    path: path.clone(),
+                    before: observed.map(|f| f.value.clone()),
+                    after: want_value.cloned(),
+                    secret: want.secret,
+                });
+            }
+            let have = observed.map(|f| &f.value).filter(|v| !v.is_null());
             (have != want_value).then(|| FieldChange {
                 path: path.clone(),
                 before: have.cloned(),
@@ -134,6 +165,21 @@ mod tests {
         let mut desired = Fields::new();
         desired.set("spec.description", Value::Null);
         assert!(diff(&desired, &Fields::new()).is_empty());
+    }
+
+    #[test]
+    fn unknown_fields_differ_only_from_what_they_are_known_not_to_be() {
+        let mut observed = Fields::new();
+        observed.set_unknown("spec.regions", "(some regions)", vec![json!([])]);
+        let mut subset = Fields::new();
+        subset.set_unordered("spec.regions", ["eu-south-1"]);
+        assert!(diff(&subset, &observed).is_empty(), "an unlisted subset is not drift");
+        let mut all = Fields::new();
+        all.set_unordered("spec.regions", Vec::<String>::new());
+        let changes = diff(&all, &observed);
+        assert_eq!(changes.len(), 1, "all regions differs from a known subset");
+        assert_eq!(changes[0].before, Some(json!("(some regions)")));
+        assert_eq!(observed.get("spec.regions"), None);
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct MemberCandidate {
     /// creating it). Qualys refuses a member account without a connector, so
     /// the group adds it once the connector exists.
     pub waiting: bool,
+    /// The connector has the CI or CSA app. CloudView knows only such
+    /// connectors, and refuses a whole membership batch for one that is not.
+    pub cloudview: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +35,10 @@ pub struct DesiredGroup {
     /// Members whose connector is still being created: `(key, Kind/name)`.
     /// Not added yet, and not removed if Qualys already has them.
     pub waiting: Vec<(String, String)>,
+    /// Members whose connector has neither the CI nor the CSA app: `(key,
+    /// Kind/name)`. Held back (not added, not removed) so the rest of the
+    /// batch goes through, and named in a note.
+    pub not_cloudview: Vec<(String, String)>,
 }
 
 fn cloud_of(kind: MemberKind) -> &'static str {
@@ -58,9 +65,14 @@ pub fn resolve(spec: &ConnectorGroupSpec, object_name: &str, candidates: &[Membe
     }
     let mut members = BTreeSet::new();
     let mut waiting = BTreeMap::new();
+    let mut not_cloudview = BTreeMap::new();
     for c in matched {
         let key = member_key(cloud_of(c.kind), &c.account);
-        if c.waiting {
+        if !c.cloudview {
+            not_cloudview
+                .entry(key)
+                .or_insert_with(|| format!("{:?}/{}", c.kind, c.name));
+        } else if c.waiting {
             waiting.entry(key).or_insert_with(|| format!("{:?}/{}", c.kind, c.name));
         } else {
             members.insert(key);
@@ -75,11 +87,13 @@ pub fn resolve(spec: &ConnectorGroupSpec, object_name: &str, candidates: &[Membe
     }
     // Another object for the same account may already have its connector.
     waiting.retain(|key, _| !members.contains(key));
+    not_cloudview.retain(|key, _| !members.contains(key));
     DesiredGroup {
         name: spec.name.clone().unwrap_or_else(|| object_name.to_string()),
         members: members.into_iter().collect(),
         unresolved,
         waiting: waiting.into_iter().collect(),
+        not_cloudview: not_cloudview.into_iter().collect(),
     }
 }
 
@@ -160,6 +174,7 @@ mod tests {
             labels: [("team".to_string(), team.to_string())].into(),
             account: account.into(),
             waiting: false,
+            cloudview: true,
         }
     }
 
@@ -227,6 +242,30 @@ mod tests {
         let group = resolve(&spec, "obj", &candidates);
         assert_eq!(group.members, ["AWS:1"]);
         assert_eq!(group.waiting, [("AWS:2".to_string(), "AwsConnector/new".to_string())]);
+    }
+
+    #[test]
+    fn members_without_a_cloudview_app_are_held_back() {
+        let spec = ConnectorGroupSpec {
+            name: None,
+            members: GroupMembers {
+                connectors: Vec::new(),
+                selector: Some(LabelSelector::default()),
+                accounts: Vec::new(),
+            },
+            management: Default::default(),
+        };
+        let no_app = |c: MemberCandidate| MemberCandidate { cloudview: false, ..c };
+        let candidates = [
+            candidate(MemberKind::AwsConnector, "ci", "t", "1"),
+            no_app(candidate(MemberKind::GcpConnector, "ai-only", "t", "p")),
+        ];
+        let group = resolve(&spec, "obj", &candidates);
+        assert_eq!(group.members, ["AWS:1"]);
+        assert_eq!(
+            group.not_cloudview,
+            [("GCP:p".to_string(), "GcpConnector/ai-only".to_string())]
+        );
     }
 
     #[test]

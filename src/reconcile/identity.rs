@@ -6,6 +6,15 @@ use std::collections::BTreeSet;
 
 use crate::crd::AdoptionPolicy;
 
+/// The one normal form of identifiers Qualys and the clouds compare without
+/// regard to case (Azure subscription, directory/tenant and application GUIDs,
+/// OCI OCIDs): trimmed, lower case. Used on both sides of every comparison and
+/// in every write, so a GUID typed in upper case neither diffs forever nor
+/// misses its connector in group membership and org attachment.
+pub fn guid(id: &str) -> String {
+    id.trim().to_ascii_lowercase()
+}
+
 /// A Qualys object of the kind being resolved, from the batched snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {

@@ -8,6 +8,7 @@
 //! [`planner::plan_object`] (identity, diff, policies) →
 //! [`execute::execute`] (client calls in dependency order).
 
+pub mod absent;
 pub mod account;
 pub mod build;
 pub mod connector;

@@ -3,8 +3,10 @@
 
 use serde_json::Value;
 
+use super::absent;
 use super::desired::{self, text};
 use super::fields::{Fields, secret_hash};
+use super::identity::guid;
 use crate::crd::AzureOrgConnectorSpec;
 use crate::qualys::{OrgApp, OrgConnector, OrgConnectorWrite, OrgCredentials, RunFrequency, Secret};
 
@@ -23,7 +25,7 @@ pub struct DesiredOrg {
 
 impl DesiredOrg {
     pub fn natural_key(&self) -> String {
-        self.spec.tenant_id.to_lowercase()
+        guid(&self.spec.tenant_id)
     }
 
     pub fn name(&self) -> String {
@@ -49,8 +51,8 @@ impl DesiredOrg {
 
     pub fn credentials(&self) -> Result<OrgCredentials, String> {
         Ok(OrgCredentials {
-            tenant_id: self.spec.tenant_id.clone(),
-            application_id: self.spec.application_id.clone(),
+            tenant_id: guid(&self.spec.tenant_id),
+            application_id: guid(&self.spec.application_id),
             secret_value: self.require_secret()?,
         })
     }
@@ -63,9 +65,9 @@ impl DesiredOrg {
         Ok(OrgConnectorWrite {
             name: self.name(),
             description: s.description.clone().unwrap_or_default(),
-            tenant_id: s.tenant_id.clone(),
+            tenant_id: guid(&s.tenant_id),
             tenant_name: s.tenant_name.clone(),
-            application_id: s.application_id.clone(),
+            application_id: guid(&s.application_id),
             secret_value: self.require_secret()?,
             connector_prefix_name: s.connector_prefix_name.clone(),
             connector_app_infos: s
@@ -73,7 +75,7 @@ impl DesiredOrg {
                 .iter()
                 .map(|a| OrgApp {
                     name: Some(a.name.as_str().to_string()),
-                    identifier: Some(a.identifier.clone().unwrap_or_else(|| s.tenant_id.clone())),
+                    identifier: Some(a.identifier.clone().unwrap_or_else(|| guid(&s.tenant_id))),
                     tag_id: a.tag_id.map(|t| t.to_string()),
                 })
                 .collect(),
@@ -95,38 +97,44 @@ impl DesiredOrg {
 }
 
 pub fn observed_key(o: &OrgConnector) -> Option<String> {
-    o.tenant_id.as_ref().map(|t| t.to_lowercase())
+    o.tenant_id.as_deref().map(guid)
 }
 
-/// `members`: ids of the member connectors attached now.
+/// `members`: ids of the member connectors attached now. What an absent field
+/// means is decided by [`absent::org_rule`].
 pub fn observed_fields(o: &OrgConnector, members: &[String], sent_secret_hash: Option<String>) -> Fields {
     let mut f = Fields::new();
-    let lower = |s: &Option<String>| s.as_ref().map_or(Value::Null, |v| Value::String(v.to_lowercase()));
-    let minutes = |r: Option<RunFrequency>| r.map_or(Value::Null, |r| Value::from(r.total_minutes()));
-    let flag = |b: Option<bool>| b.unwrap_or(false);
-    f.set("spec.name", text(o.name.as_deref()))
-        .set("spec.description", text(o.description.as_deref()))
-        .set("spec.tenantId", lower(&o.tenant_id))
-        .set("spec.applicationId", lower(&o.application_id))
-        .set("spec.connectorPrefixName", text(o.connector_prefix_name.as_deref()))
-        .set("spec.orgRunFrequencyMinutes", minutes(o.org_run_frequency))
-        .set("spec.memberRunFrequencyMinutes", minutes(o.connector_run_frequency))
-        .set(
+    let id = |s: &Option<String>| s.as_deref().map(|v| Value::String(guid(v)));
+    let plain = |s: &Option<String>| s.as_deref().map(|v| text(Some(v)));
+    let minutes = |r: Option<RunFrequency>| r.map(|r| Value::from(r.total_minutes()));
+    let flag = |b: Option<bool>| b.map(Value::from);
+    for (path, value) in [
+        ("spec.name", plain(&o.name)),
+        ("spec.description", plain(&o.description)),
+        ("spec.tenantId", id(&o.tenant_id)),
+        ("spec.applicationId", id(&o.application_id)),
+        ("spec.connectorPrefixName", plain(&o.connector_prefix_name)),
+        ("spec.orgRunFrequencyMinutes", minutes(o.org_run_frequency)),
+        ("spec.memberRunFrequencyMinutes", minutes(o.connector_run_frequency)),
+        (
             "spec.createConnectorsForNewSubscriptions",
             flag(o.create_connector_for_new_subscriptions_automatically),
-        )
-        .set(
+        ),
+        (
             "spec.disableConnectorsForDeletedManagementGroups",
             flag(o.disable_connectors_for_deleted_management_groups),
-        )
-        .set("spec.autoActivate.vm", flag(o.auto_activate_vm))
-        .set("spec.autoActivate.pc", flag(o.auto_activate_pc))
-        .set("spec.autoActivate.sca", flag(o.auto_activate_sca))
-        .set("spec.autoActivate.certView", flag(o.auto_activate_cert_view))
-        .set("spec.autoActivate.cloudView", flag(o.auto_activate_cv))
-        .set("spec.remediationEnabled", flag(o.remediation_enabled))
-        .set("spec.disabled", flag(o.disabled))
-        .set_secret("spec.secretValueSecretRef", sent_secret_hash);
+        ),
+        ("spec.autoActivate.vm", flag(o.auto_activate_vm)),
+        ("spec.autoActivate.pc", flag(o.auto_activate_pc)),
+        ("spec.autoActivate.sca", flag(o.auto_activate_sca)),
+        ("spec.autoActivate.certView", flag(o.auto_activate_cert_view)),
+        ("spec.autoActivate.cloudView", flag(o.auto_activate_cv)),
+        ("spec.remediationEnabled", flag(o.remediation_enabled)),
+        ("spec.disabled", flag(o.disabled)),
+    ] {
+        f.observe(&absent::org_rule(path), path, value);
+    }
+    f.set_secret("spec.secretValueSecretRef", sent_secret_hash);
     let apps: Vec<(String, String, Option<i64>)> = o
         .connector_app_infos
         .iter()

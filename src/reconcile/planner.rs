@@ -12,6 +12,7 @@ use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
 use super::org::{self, PENDING_MEMBER};
 use super::plan::{Action, FieldChange, ObjectPlan, string_list};
 use super::snapshot::Snapshot;
+use crate::crd::azure_org::MemberPolicy;
 use crate::crd::common::DeletionPolicy;
 
 /// The organization connector's secret, which the gateway will not edit.
@@ -105,6 +106,12 @@ fn pending_members(obj: &DesiredObject) -> Vec<String> {
                     .iter()
                     .map(|(_, r)| format!("member {r} has no Qualys connector yet; it is added once created")),
             )
+            .chain(g.not_cloudview.iter().map(|(_, r)| {
+                format!(
+                    "member {r} is held back: its connector has neither the CI nor the CSA app, so CloudView \
+                     does not know it and would refuse the batch; add one of those apps to {r}"
+                )
+            }))
             .collect(),
         _ => Vec::new(),
     }
@@ -172,9 +179,13 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     let mut changes = diff(&desired, &observed);
     if let Model::Group(g) = &obj.model {
         keep_waiting_members(&mut changes, &g.waiting);
+        keep_waiting_members(&mut changes, &g.not_cloudview);
     }
-    // A pending member cannot be attached yet: not a change to make now.
-    if obj.kind == Kind::AzureOrg {
+    if let Model::Org(o) = &obj.model {
+        if o.spec.member_policy == MemberPolicy::Include {
+            keep_unlisted_members(&mut changes);
+        }
+        // A pending member cannot be attached yet: not a change to make now.
         changes.retain(|c| c.path != "spec.members" || !only_pending_added(c));
     }
     if obj.observe_only() {
@@ -231,6 +242,27 @@ fn only_pending_added(change: &FieldChange) -> bool {
     let mut a = after;
     a.sort();
     a == b
+}
+
+/// `memberPolicy: Include`: members the spec does not list (attached by hand
+/// or created by Qualys for new subscriptions) stay attached.
+fn keep_unlisted_members(changes: &mut Vec<FieldChange>) {
+    changes.retain_mut(|c| {
+        if c.path != "spec.members" {
+            return true;
+        }
+        let mut before = string_list(&c.before);
+        let mut after = string_list(&c.after);
+        after.extend(before.iter().cloned());
+        after.sort();
+        after.dedup();
+        before.sort();
+        if after == before {
+            return false;
+        }
+        c.after = Some(Value::Array(after.into_iter().map(Value::String).collect()));
+        true
+    });
 }
 
 /// A group member whose connector is still being created is not added

@@ -84,6 +84,54 @@ pub fn create_connector(shared: &Shared, tenant: &str, kind: CloudKind, body: &V
     Ok(id)
 }
 
+/// Azure reports a new subscription under an organization connector's tenant
+/// (`{"subscriptionId": "...", "managementGroup": "..."}`). When the org connector
+/// creates connectors for new subscriptions, Qualys creates and attaches a member
+/// connector by itself, as the documented member list shows; returns its id.
+pub fn discover_subscription(
+    shared: &Shared,
+    tenant: &str,
+    org_id: u64,
+    body: &Value,
+) -> Result<Option<u64>, SimError> {
+    let subscription = body
+        .get("subscriptionId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("expected {\"subscriptionId\": ..., \"managementGroup\": ...}"))?;
+    let now = shared.clock.now();
+    let mut inner = shared.lock();
+    let id = inner.world.allocate_id();
+    let t = inner.world.tenant(tenant);
+    let org = t
+        .org_connectors
+        .get(&org_id)
+        .ok_or_else(|| SimError::NotFound(format!("org connector {org_id}")))?;
+    if !org.create_for_new_subscriptions {
+        return Ok(None);
+    }
+    let group = body
+        .get("managementGroup")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| org.included_mem.first().cloned())
+        .unwrap_or_else(|| org.tenant_id.clone());
+    let mut c = Connector::new(id, CloudKind::Azure, now);
+    c.name = format!("{}{subscription}", org.connector_prefix_name);
+    c.run_frequency = org.connector_run_frequency.total_minutes();
+    for (key, value) in [
+        ("directoryId", org.tenant_id.as_str()),
+        ("applicationId", org.application_id.as_str()),
+        ("subscriptionId", subscription),
+    ] {
+        c.auth_record.insert(key.to_string(), value.to_lowercase());
+    }
+    c.org_connector_id = Some(org_id);
+    c.parent_id = Some(format!("/providers/Microsoft.Management/managementGroups/{group}"));
+    c.sync.start_run(now);
+    t.connectors.insert(id, c);
+    Ok(Some(id))
+}
+
 /// Changes fields of a connector behind the operator's back (drift). The body uses the
 /// QPS JSON object shape (`{"name": "x", "activation": {"set": {"ActivationModule": ["VM"]}}}`)
 /// plus `badCredentials`.
@@ -293,6 +341,10 @@ fn route(shared: &Shared, incoming: &Incoming) -> Result<Value, SimError> {
                 .insert(parse_id(id)?, name.to_string());
             ok()
         }
+        ("POST", ["tenants", tenant, "org-connectors", id, "subscriptions"]) => {
+            let created = discover_subscription(shared, tenant, parse_id(id)?, &parse_json_body(incoming)?)?;
+            Ok(json!({ "id": created }))
+        }
         ("DELETE", ["tenants", tenant, "org-connectors", id]) => {
             let id = parse_id(id)?;
             let mut inner = shared.lock();
@@ -394,6 +446,18 @@ impl SimHandle {
 
     pub fn delete_connector(&self, tenant: &str, id: u64) -> Result<(), SimError> {
         delete_connector(&self.shared, tenant, id)
+    }
+
+    /// See [`discover_subscription`]: Qualys creating a member connector itself.
+    pub fn discover_subscription(
+        &self,
+        tenant: &str,
+        org_id: u64,
+        subscription_id: &str,
+        management_group: Option<&str>,
+    ) -> Result<Option<u64>, SimError> {
+        let body = json!({ "subscriptionId": subscription_id, "managementGroup": management_group });
+        discover_subscription(&self.shared, tenant, org_id, &body)
     }
 
     pub fn set_bad_credentials(&self, tenant: &str, id: u64, bad: bool) -> Result<(), SimError> {

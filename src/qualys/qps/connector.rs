@@ -347,7 +347,11 @@ pub struct ConnectorWrite {
     pub run_frequency: Option<u32>,
     pub remediation_enabled: Option<bool>,
     pub activation: Option<Vec<String>>,
+    /// Modules to take off (`activation.remove`), for a spec that emptied its list.
+    pub remove_activation: Option<Vec<String>>,
     pub default_tag_ids: Option<Vec<String>>,
+    /// Tags to take off (`defaultTags.remove`), for a spec that emptied its list.
+    pub remove_tag_ids: Option<Vec<String>>,
     pub apps: Option<Vec<ConnectorAppWrite>>,
     pub all_regions: Option<bool>,
     /// AWS region codes (`endpoints`), meaningful when `all_regions` is false.
@@ -372,21 +376,8 @@ impl ConnectorWrite {
         Node::object()
             .with_opt("name", self.name.as_deref().map(Node::text))
             .with_opt("description", self.description.as_deref().map(Node::text))
-            .with_opt(
-                "defaultTags",
-                self.default_tag_ids.as_ref().map(|ids| {
-                    set_of(
-                        "TagSimple",
-                        ids.iter().map(|id| Node::object().with("id", Node::id(id))).collect(),
-                    )
-                }),
-            )
-            .with_opt(
-                "activation",
-                self.activation
-                    .as_ref()
-                    .map(|m| set_of("ActivationModule", m.iter().map(Node::text).collect())),
-            )
+            .with_opt("defaultTags", self.tags_node())
+            .with_opt("activation", self.activation_node())
             .with_opt("disabled", self.disabled.map(Node::Bool))
             .with_opt("arn", self.arn.as_deref().map(Node::text))
             .with_opt("externalId", self.external_id.as_deref().map(Node::text))
@@ -421,6 +412,43 @@ impl ConnectorWrite {
                     .map(|c| set_of("ConnectorScanConfiguration", vec![c.to_node()])),
             )
             .with_opt("connectorAppInfos", self.apps.as_ref().map(|apps| apps_node(apps)))
+    }
+}
+
+impl ConnectorWrite {
+    /// `set` replaces the tags; `remove` (documented for every QList) takes the
+    /// listed ones off, which is how a list emptied in the spec is applied.
+    fn activation_node(&self) -> Option<Node> {
+        let modules =
+            |m: &[String]| Node::object().with("ActivationModule", Node::List(m.iter().map(Node::text).collect()));
+        let remove = self.remove_activation.as_deref().filter(|m| !m.is_empty());
+        if self.activation.is_none() && remove.is_none() {
+            return None;
+        }
+        Some(
+            Node::object()
+                .with_opt("set", self.activation.as_deref().map(modules))
+                .with_opt("remove", remove.map(modules)),
+        )
+    }
+
+    fn tags_node(&self) -> Option<Node> {
+        let tags = |ids: &[String]| {
+            Node::object().with(
+                "TagSimple",
+                Node::List(ids.iter().map(|id| Node::object().with("id", Node::id(id))).collect()),
+            )
+        };
+        let set = self.default_tag_ids.as_deref().filter(|ids| !ids.is_empty());
+        let remove = self.remove_tag_ids.as_deref().filter(|ids| !ids.is_empty());
+        if set.is_none() && remove.is_none() {
+            return None;
+        }
+        Some(
+            Node::object()
+                .with_opt("set", set.map(tags))
+                .with_opt("remove", remove.map(tags)),
+        )
     }
 }
 

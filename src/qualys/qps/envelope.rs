@@ -6,7 +6,7 @@ use super::criteria::{Criteria, Preferences};
 use crate::qualys::config::QpsFormat;
 use crate::qualys::error::QualysError;
 use crate::qualys::lenient;
-use crate::qualys::tree::{Node, xml_to_value};
+use crate::qualys::tree::{self, Node, xml_to_value};
 
 /// A request body. `data` is the object element name and its content.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -93,7 +93,7 @@ impl DecodedRequest {
                 }
             }
             Sniffed::Json => {
-                let v: Value = serde_json::from_str(body).map_err(|e| QualysError::undecodable(e.to_string()))?;
+                let v: Value = tree::json_to_value(body).map_err(|e| QualysError::undecodable(e.to_string()))?;
                 lenient::field(&v, "ServiceRequest").cloned().unwrap_or(v)
             }
             Sniffed::Empty => Value::Null,
@@ -187,7 +187,7 @@ impl RawResponse {
                 }
             }
             Sniffed::Json => {
-                let v: Value = serde_json::from_str(text).map_err(|e| QualysError::undecodable(e.to_string()))?;
+                let v: Value = tree::json_to_value(text).map_err(|e| QualysError::undecodable(e.to_string()))?;
                 match lenient::field(&v, "ServiceResponse") {
                     Some(inner) => inner.clone(),
                     None if lenient::field(&v, "responseCode").is_some() => v,

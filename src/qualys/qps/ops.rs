@@ -9,6 +9,7 @@ use super::criteria::{Criteria, Preferences};
 use super::envelope::{ServiceRequest, ServiceResponse};
 use super::scan::{GLOBAL_SCAN_ELEMENT, GLOBAL_SCAN_OBJECT, ScanConfig};
 use crate::qualys::client::{Paged, QualysClient};
+use crate::qualys::config::QpsFormat;
 use crate::qualys::error::QualysError;
 use crate::qualys::transport::{Safety, segment};
 
@@ -123,12 +124,22 @@ fn require_id(id: &str) -> Result<&str, QualysError> {
 }
 
 impl QualysClient {
+    /// The client for calls about `kind`: OCI connectors speak JSON whatever
+    /// the account's format, as every documented OCI request and response does.
+    fn for_kind(&self, kind: CloudKind) -> QualysClient {
+        match kind {
+            CloudKind::Oci => self.with_qps_format(QpsFormat::Json),
+            _ => self.clone(),
+        }
+    }
+
     /// Creates a connector and returns it as Qualys echoes it. Never retried
     /// after an ambiguous failure: search by natural key before trying again.
     pub async fn create_connector(&self, kind: CloudKind, write: &ConnectorWrite) -> Result<Connector, QualysError> {
         let req = ServiceRequest::with_data(kind.element(), write.to_node());
         let path = connector_path(kind, Action::Create, None);
         let resp = self
+            .for_kind(kind)
             .qps(
                 op(kind, Action::Create),
                 Method::POST,
@@ -156,6 +167,7 @@ impl QualysClient {
         let req = ServiceRequest::with_data(kind.element(), write.to_node());
         let path = connector_path(kind, Action::Update, Some(id));
         let resp = self
+            .for_kind(kind)
             .qps(
                 op(kind, Action::Update),
                 Method::POST,
@@ -172,6 +184,7 @@ impl QualysClient {
         let id = require_id(id)?;
         let path = connector_path(kind, Action::Delete, Some(id));
         let resp = self
+            .for_kind(kind)
             .qps(op(kind, Action::Delete), Method::POST, &path, None, Safety::Unsafe)
             .await?;
         not_found_if_empty(&resp, kind.element(), "delete")
@@ -183,6 +196,7 @@ impl QualysClient {
         let id = require_id(id)?;
         let path = connector_path(kind, Action::Run, Some(id));
         let resp = self
+            .for_kind(kind)
             .qps(op(kind, Action::Run), Method::POST, &path, None, Safety::Unsafe)
             .await?;
         not_found_if_empty(&resp, kind.element(), "run")?;
@@ -202,6 +216,7 @@ impl QualysClient {
         let id = require_id(id)?;
         let path = connector_path(kind, Action::Get, Some(id));
         let resp = self
+            .for_kind(kind)
             .qps(op(kind, Action::Get), Method::GET, &path, None, Safety::Read)
             .await?;
         not_found_if_empty(&resp, kind.element(), "get")?;
@@ -222,6 +237,7 @@ impl QualysClient {
     ) -> Result<Paged<Connector>, QualysError> {
         let path = connector_path(kind, Action::Search, None);
         let pages = self
+            .for_kind(kind)
             .qps_search_all(op(kind, Action::Search), &path, kind.element(), filters)
             .await?;
         Ok(Paged {

@@ -14,7 +14,8 @@ fn connector_uuid(tenant: &Tenant, cloud_type: &str, account: &str) -> Option<St
         .connectors
         .values()
         .filter(|c| c.kind.type_name() == cloud_type && c.cloudview_uuid.is_some())
-        .find(|c| c.account_identifier().as_deref() == Some(account))
+        // Account identifiers are GUIDs for Azure: CloudView matches them without regard to case.
+        .find(|c| c.account_identifier().is_some_and(|a| a.eq_ignore_ascii_case(account)))
         .and_then(|c| c.cloudview_uuid.clone())
 }
 
@@ -142,13 +143,16 @@ pub fn update_connectors(tenant: &mut Tenant, query: &BTreeMap<String, String>, 
         if remove.contains(&group.uuid) {
             group
                 .members
-                .retain(|(t, a)| !(t == &cloud_type && accounts.contains(a)));
+                .retain(|(t, a)| !(t == &cloud_type && accounts.iter().any(|x| x.eq_ignore_ascii_case(a))));
         }
         if add.contains(&group.uuid) {
             for account in &accounts {
-                let member = (cloud_type.clone(), account.clone());
-                if !group.members.contains(&member) {
-                    group.members.push(member);
+                let known = group
+                    .members
+                    .iter()
+                    .any(|(t, a)| t == &cloud_type && a.eq_ignore_ascii_case(account));
+                if !known {
+                    group.members.push((cloud_type.clone(), account.clone()));
                 }
             }
         }

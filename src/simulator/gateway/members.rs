@@ -44,7 +44,11 @@ pub fn attach(tenant: &mut Tenant, ctx: &Ctx<'_>, body: &Value) -> GwResult {
             "Connector {connector_id} is already attached to {current}"
         )));
     }
-    if connector.auth_record.get("directoryId") != Some(&org.tenant_id) {
+    let same_tenant = connector
+        .auth_record
+        .get("directoryId")
+        .is_some_and(|d| d.eq_ignore_ascii_case(&org.tenant_id));
+    if !same_tenant {
         return Err(GwError::bad_request(format!(
             "Connector {connector_id} does not belong to the tenant of organization connector {org_id}"
         )));

@@ -277,10 +277,7 @@ fn render(env: &Envelope, fmt: Format, code: &str, error: Option<&str>) -> Strin
         entries.push(("data".into(), data.clone()));
     }
     match fmt {
-        Format::Json => {
-            let body = render::to_json(&V::obj(vec![("ServiceResponse", V::O(entries))]), !env.native_bools);
-            body.to_string()
-        }
+        Format::Json => render::to_json_text(&V::obj(vec![("ServiceResponse", V::O(entries))]), !env.native_bools),
         Format::Xml => {
             let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
             out.push_str(&format!(

@@ -60,6 +60,42 @@ pub fn to_json(v: &V, string_bools: bool) -> serde_json::Value {
     }
 }
 
+/// JSON text of `v`, keeping every entry of an object in order, repeated keys
+/// included: the GCP search sample repeats `"list"` inside `connectorAppInfos`,
+/// the JSON mirror of repeated XML elements, and a client must cope with it.
+pub fn to_json_text(v: &V, string_bools: bool) -> String {
+    fn write(out: &mut String, v: &V, string_bools: bool) {
+        match v {
+            V::O(entries) => {
+                out.push('{');
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(out, v, string_bools);
+                }
+                out.push('}');
+            }
+            V::A(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(out, item, string_bools);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&to_json(scalar, string_bools).to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(&mut out, v, string_bools);
+    out
+}
+
 fn escape(s: &str) -> String {
     quick_xml::escape::escape(s).into_owned()
 }

@@ -59,9 +59,20 @@ pub fn id_only(c: &Connector, ctx: &ViewCtx<'_>) -> V {
     V::obj(vec![("id", id_value(c, ctx, Mode::Full))])
 }
 
-fn app_info(a: &AppInfo, ctx: &ViewCtx<'_>) -> V {
+fn app_info(c: &Connector, a: &AppInfo, ctx: &ViewCtx<'_>, as_sent: bool) -> V {
     let mut e = vec![("name", V::s(&a.name))];
-    if let Some(identifier) = &a.identifier {
+    // Azure run/search/get answers show the application id as the identifier
+    // of an app the create gave (and echoed) the subscription id (Q-COL-6).
+    let subscription = c.auth_record.get("subscriptionId");
+    let application_id = c.auth_record.get("applicationId").filter(|_| {
+        c.kind == CloudKind::Azure
+            && !as_sent
+            && a.identifier
+                .as_deref()
+                .zip(subscription)
+                .is_some_and(|(i, s)| i.eq_ignore_ascii_case(s))
+    });
+    if let Some(identifier) = application_id.or(a.identifier.as_ref()) {
         e.push(("identifier", V::s(identifier)));
     }
     if let Some(tag) = a.tag_id {
@@ -74,13 +85,14 @@ fn app_info(a: &AppInfo, ctx: &ViewCtx<'_>) -> V {
     V::obj(e)
 }
 
-fn apps(c: &Connector, ctx: &ViewCtx<'_>, short: bool) -> V {
+/// `as_sent`: a create/update answer, which echoes identifiers as they were sent.
+fn apps(c: &Connector, ctx: &ViewCtx<'_>, short: bool, as_sent: bool) -> V {
     let qlist = ctx.cfg.app_info_list_name.as_str();
     let per_app: Vec<V> = c
         .apps
         .iter()
         .map(|a| {
-            let info = app_info(a, ctx);
+            let info = app_info(c, a, ctx, as_sent);
             let inner = if short && ctx.fmt == Format::Json && c.apps.len() == 1 {
                 // OCI create/update responses un-wrap single-element lists (Q-ENV-5).
                 V::obj(vec![("ConnectorAppInfo", info)])
@@ -90,7 +102,11 @@ fn apps(c: &Connector, ctx: &ViewCtx<'_>, short: bool) -> V {
             V::O(vec![(qlist.to_string(), V::obj(vec![("list", inner)]))])
         })
         .collect();
-    let split_lists = ctx.fmt == Format::Xml && matches!(c.kind, CloudKind::Azure | CloudKind::Gcp);
+    let split_lists = match ctx.fmt {
+        Format::Xml => matches!(c.kind, CloudKind::Azure | CloudKind::Gcp),
+        // The GCP search JSON sample mirrors that with a repeated "list" key.
+        Format::Json => c.kind == CloudKind::Gcp && !short && !as_sent,
+    };
     if split_lists {
         // Azure and GCP XML responses wrap each QList in its own <list> (Q-COL-3).
         V::O(
@@ -204,7 +220,7 @@ fn oci_short(c: &Connector, ctx: &ViewCtx<'_>, mode: Mode) -> V {
     e.push(("disabled", V::B(c.disabled)));
     e.push(("isDeleted", V::B(false)));
     if !c.apps.is_empty() {
-        e.push(("connectorAppInfos", apps(c, ctx, true)));
+        e.push(("connectorAppInfos", apps(c, ctx, true, true)));
     }
     if let Some(a) = auth_record(c, ctx, mode) {
         e.push(("authRecord", a));
@@ -281,7 +297,7 @@ pub fn connector(c: &Connector, ctx: &ViewCtx<'_>, mode: Mode) -> V {
         ));
     }
     if !c.apps.is_empty() {
-        e.push(("connectorAppInfos", apps(c, ctx, false)));
+        e.push(("connectorAppInfos", apps(c, ctx, false, mode == Mode::Created)));
     }
     if let Some(uuid) = &c.cloudview_uuid {
         e.push(("cloudviewUuid", V::s(uuid)));
@@ -300,18 +316,9 @@ pub fn connector(c: &Connector, ctx: &ViewCtx<'_>, mode: Mode) -> V {
             _ => &base.global,
         };
         e.push(("qualysAwsAccountId", V::s(qualys_account)));
+        // The regions are stored, but no documented answer lists them: with
+        // `allRegions: false` every sample leaves `endpoints` out (Q-COL-8).
         e.push(("allRegions", V::B(c.all_regions.unwrap_or(true))));
-        if !c.all_regions.unwrap_or(true) || !c.endpoints.is_empty() {
-            let regions = c
-                .endpoints
-                .iter()
-                .map(|r| V::obj(vec![("regionCode", V::s(r))]))
-                .collect();
-            e.push((
-                "endpoints",
-                V::obj(vec![("list", V::typed_list("AwsEndpointSimple", regions))]),
-            ));
-        }
     }
     if let Some(a) = auth_record(c, ctx, mode) {
         e.push(("authRecord", a));
