@@ -228,7 +228,9 @@ pub fn app(name: &'static str, identifier: Option<String>) -> impl Strategy<Valu
 }
 
 /// `identifier` is the kind's natural identifier, offered to some apps.
-pub fn settings(identifier: String) -> impl Strategy<Value = Settings> {
+/// Qualys documents no activation for GCP and OCI and no default tags for
+/// GCP (the CRD refuses them), so those stay absent there.
+pub fn settings(identifier: String, cloud: Cloud) -> impl Strategy<Value = Settings> {
     let apps = prop_oneof![
         1 => Just(None),
         1 => Just(Some(Vec::new())),
@@ -251,14 +253,14 @@ pub fn settings(identifier: String) -> impl Strategy<Value = Settings> {
         apps,
     )
         .prop_map(
-            |(name, description, run_frequency, disabled, remediation, activation, tags, apps)| Settings {
+            move |(name, description, run_frequency, disabled, remediation, activation, tags, apps)| Settings {
                 name,
                 description,
                 run_frequency,
                 disabled,
                 remediation,
-                activation,
-                tags: tags.map(|mut t| {
+                activation: activation.filter(|_| matches!(cloud, Cloud::Aws | Cloud::Azure)),
+                tags: tags.filter(|_| cloud != Cloud::Gcp).map(|mut t| {
                     t.sort_unstable();
                     t.dedup();
                     t
@@ -303,7 +305,7 @@ fn secret_value() -> impl Strategy<Value = String> {
 pub fn aws() -> impl Strategy<Value = Conn> {
     ("[0-9]{12}", "[A-Za-z0-9+=,.@_-]{1,40}", "[A-Za-z0-9-]{1,40}").prop_flat_map(|(account, role, external)| {
         let arn = format!("arn:aws:iam::{account}:role/{role}");
-        (settings(arn.clone()), list(REGIONS.to_vec())).prop_map(move |(settings, regions)| Conn {
+        (settings(arn.clone(), Cloud::Aws), list(REGIONS.to_vec())).prop_map(move |(settings, regions)| Conn {
             cloud: Cloud::Aws,
             meta: String::new(),
             settings,
@@ -318,7 +320,7 @@ pub fn aws() -> impl Strategy<Value = Conn> {
 
 pub fn azure() -> impl Strategy<Value = Conn> {
     (guid(), guid(), guid(), secret_value()).prop_flat_map(|(directory, subscription, application, secret)| {
-        settings(subscription.1.clone()).prop_map(move |settings| Conn {
+        settings(subscription.1.clone(), Cloud::Azure).prop_map(move |settings| Conn {
             cloud: Cloud::Azure,
             meta: String::new(),
             settings,
@@ -341,7 +343,7 @@ pub fn azure() -> impl Strategy<Value = Conn> {
 
 pub fn gcp() -> impl Strategy<Value = Conn> {
     ("[a-z][a-z0-9-]{4,28}[a-z0-9]", secret_value()).prop_flat_map(|(project, secret)| {
-        settings(project.clone()).prop_map(move |settings| Conn {
+        settings(project.clone(), Cloud::Gcp).prop_map(move |settings| Conn {
             cloud: Cloud::Gcp,
             meta: String::new(),
             settings,
@@ -365,7 +367,7 @@ pub fn oci() -> impl Strategy<Value = Conn> {
         .prop_flat_map(|(tenancy, user, fingerprint, region, secret)| {
             let tenancy = format!("ocid1.tenancy.oc1..{tenancy}");
             let user = format!("ocid1.user.oc1..{user}");
-            settings(tenancy.clone()).prop_map(move |settings| Conn {
+            settings(tenancy.clone(), Cloud::Oci).prop_map(move |settings| Conn {
                 cloud: Cloud::Oci,
                 meta: String::new(),
                 settings,
@@ -491,46 +493,11 @@ pub fn without_known_findings(mut world: World) -> World {
             }
         }
     }
-    let members: Vec<usize> = world.group.iter().flat_map(|(_, m, _)| m.clone()).collect();
-    for (i, c) in world.connectors.iter_mut().enumerate() {
-        // Finding 4 (`azure_guids_typed_in_upper_case_*`): GUIDs are sent as
-        // typed and matched case-sensitively.
-        if KNOWN_FINDINGS.case && c.cloud == Cloud::Azure {
-            for (k, v) in c.fields.iter_mut() {
-                if let Some(lower) = c.stored.iter().find(|(s, _)| s == k).map(|(_, v)| v.clone()) {
-                    *v = json!(lower);
-                }
-            }
-            for a in c.settings.apps.iter_mut().flatten() {
-                a.identifier = a.identifier.as_ref().map(|s| s.to_lowercase());
-            }
-        }
-        // Finding 8 (`group_member_without_cloudview_app_*`): a member without
-        // CI or CSA poisons its cloud type's batch.
-        if KNOWN_FINDINGS.member_apps && members.contains(&i) {
-            let apps = c.settings.apps.get_or_insert_with(Vec::new);
-            if !apps.iter().any(|a| a.name == "CI" || a.name == "CSA") {
-                apps.push(App {
-                    name: "CSA",
-                    identifier: None,
-                    tag_id: None,
-                });
-            }
-        }
-    }
     world
 }
 
 /// Which known findings the generators steer around (see `without_known_findings`).
 pub struct Known {
-    pub case: bool,
-    pub member_apps: bool,
-    /// Finding 3: JSON with `"list"` repeated as a key.
-    pub duplicate_list_keys: bool,
-    /// Finding 5: Azure apps echo the application id as identifier.
-    pub azure_identifier: bool,
-    /// Finding 2: a read of a region-limited AWS connector omits `endpoints`.
-    pub endpoints_absent: bool,
     /// Finding 9: adopting clears a description the manifest does not set.
     pub unset_description_cleared: bool,
     /// Finding 10: a read without the apps' `tagId` (Q-COL-4) plans adding it.
@@ -540,11 +507,6 @@ pub struct Known {
 }
 
 pub const KNOWN_FINDINGS: Known = Known {
-    case: true,
-    member_apps: true,
-    duplicate_list_keys: true,
-    azure_identifier: true,
-    endpoints_absent: true,
     unset_description_cleared: true,
     app_tags_absent: true,
     group_name_blanks: true,
@@ -1049,21 +1011,9 @@ pub fn rendered() -> impl Strategy<Value = (Conn, Shape)> {
         c.meta = "gen-0".into();
         let world = without_known_findings(World::single(c));
         let c = world.connectors[0].clone();
-        // Finding 3 (`gcp_search_json_sample_with_duplicate_list_keys_*`).
-        if KNOWN_FINDINGS.duplicate_list_keys && shape.json {
-            shape.list_per_app = false;
-        }
-        // Finding 5 (`azure_get_json_sample_plans_no_change_*`).
-        if KNOWN_FINDINGS.azure_identifier {
-            shape.azure_identifier_is_application = false;
-        }
         // Finding 10 (`a_read_without_the_apps_tag_ids_plans_no_change`).
         if KNOWN_FINDINGS.app_tags_absent {
             shape.app_tags_echoed = true;
-        }
-        // Finding 2 (`aws_get_json_sample_with_some_regions_*`).
-        if KNOWN_FINDINGS.endpoints_absent {
-            shape.endpoints_printed = true;
         }
         (c, shape)
     })

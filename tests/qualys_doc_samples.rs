@@ -144,7 +144,6 @@ spec:
 /// read. A manifest naming regions must not plan a change forever (issue 14
 /// finding 2): Qualys does not report them, so they are unknown, not empty.
 #[tokio::test]
-#[ignore = "issue 14 finding 2: allRegions false with no endpoints plans `regions: [] -> [...]` forever"]
 async fn aws_get_json_sample_with_some_regions_plans_no_change() {
     let file = "aws_get_response.json";
     decodes_connector(CloudKind::Aws, AWS_SEARCH, file, "179407").await;
@@ -177,7 +176,6 @@ spec:
 /// The complement of finding 2: a manifest wanting all regions against a
 /// connector Qualys reports as limited to some must show the drift.
 #[tokio::test]
-#[ignore = "issue 14 finding 2: allRegions false with no endpoints reads as all regions (missed drift)"]
 async fn aws_get_json_sample_some_regions_is_drift_for_an_all_regions_manifest() {
     let body = filled(
         "aws_get_response.json",
@@ -232,7 +230,6 @@ const AZURE_PLACEHOLDERS: &[(&str, &str)] = &[
 /// Azure: the apps' identifier is the application id (quirk Q-COL-6), and
 /// the read echoes the client secret, which must never be shown.
 #[tokio::test]
-#[ignore = "issue 14 finding 5: an app identifier echoed as the application id plans an update forever"]
 async fn azure_get_json_sample_plans_no_change_and_hides_the_echoed_key() {
     let file = "azure_get_response.json";
     decodes_connector(CloudKind::Azure, AZURE_SEARCH, file, "842602").await;
@@ -314,7 +311,6 @@ spec:
 /// GCP JSON: `"list"` twice in connectorAppInfos (finding 3). Both apps are
 /// what Qualys holds.
 #[tokio::test]
-#[ignore = "issue 14 finding 3: a duplicate JSON \"list\" key keeps only the last (CSA dropped)"]
 async fn gcp_search_json_sample_with_duplicate_list_keys_plans_no_change() {
     let file = "gcp_search_response.json";
     let found = decodes_connector(CloudKind::Gcp, GCP_SEARCH, file, "842873").await;
@@ -339,7 +335,6 @@ async fn gcp_search_xml_sample_plans_no_change() {
 /// remediation, user, fingerprint or home region in the read: those are
 /// unknown, not different.
 #[tokio::test]
-#[ignore = "issue 14 finding 2 (class): fields absent from an OCI read plan as additions"]
 async fn oci_create_json_sample_plans_no_change() {
     let file = "oci_create_response.json";
     decodes_connector(CloudKind::Oci, OCI_SEARCH, file, "xxxxxx").await;
@@ -474,7 +469,6 @@ spec:
 /// be read from it; the manifest states the application id (as Azure reads
 /// echo, quirk Q-COL-6) instead of relying on the default.
 #[tokio::test]
-#[ignore = "issue 14 finding 1: an org manifest without members detaches members Qualys created"]
 async fn org_get_and_member_samples_plan_no_change() {
     let env = serving(&org_endpoints(), ORG_MANIFEST).await;
     let org = env

@@ -14,7 +14,6 @@ use qualys_operator::reconcile::plan::Action;
 /// Finding 4: Azure GUIDs typed in upper case (as the Azure portal shows
 /// some of them) must converge, in the connector and in group membership.
 #[tokio::test]
-#[ignore = "issue 14 finding 4: upper-case Azure GUIDs fail group membership and never converge"]
 async fn azure_guids_typed_in_upper_case_converge_with_their_group() {
     let mut docs = example_documents();
     let azure = doc_mut(&mut docs, "AzureConnector", "azure-prod");
@@ -29,7 +28,6 @@ async fn azure_guids_typed_in_upper_case_converge_with_their_group() {
 /// Finding 4, shrunk: one Azure connector with an upper-case subscription,
 /// alone, with a CloudView app, in a group of its own.
 #[tokio::test]
-#[ignore = "issue 14 finding 4: an upper-case subscription id is not found for group membership"]
 async fn azure_upper_case_subscription_joins_its_group() {
     let docs = documents(
         "case.yaml",
@@ -76,7 +74,6 @@ spec:
 /// it is held back with a note, and the other members (here another cloud
 /// type) are still added.
 #[tokio::test]
-#[ignore = "issue 14 finding 8: a group member without CI/CSA fails the whole group"]
 async fn group_member_without_cloudview_app_is_held_back_not_fatal() {
     let mut docs = example_documents();
     doc_mut(&mut docs, "AzureConnector", "azure-prod")["spec"]["apps"] = json!([{"name": "AI"}]);
