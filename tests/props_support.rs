@@ -20,6 +20,9 @@ use qualys_operator::simulator::{CloudKind as SimCloud, SimHandle};
 
 use super::support::{Env, example_documents, start_sim};
 
+/// The generated organization connector's reference.
+pub const GEN_ORG: &str = "AzureOrgConnector/default/gen-org";
+
 /// Seed of every property run in `cargo test` (a failure reproduces exactly).
 pub const SEED: u64 = 0x1414_2026;
 
@@ -425,12 +428,95 @@ pub fn schedule() -> impl Strategy<Value = Value> {
         })
 }
 
+/// An Azure organization connector manifest.
+#[derive(Debug, Clone)]
+pub struct Org {
+    /// The spec; `members` is filled in when the world is assembled.
+    pub spec: Value,
+    /// The tenant as typed, and as Qualys stores it (lower case).
+    pub tenant: (String, String),
+    pub secret: String,
+    /// `None`: no `members` key; else picks among the Azure connectors.
+    pub members: Option<Vec<prop::sample::Index>>,
+    pub exact: bool,
+}
+
+pub fn org() -> impl Strategy<Value = Org> {
+    let groups = vec!["production", "staging", "dev", "sandbox"];
+    (
+        (
+            prop::option::of(text(250)),
+            prop::option::of(text(1024)),
+            guid(),
+            guid(),
+            "[a-z]{3,12}",
+            "[a-z0-9-]{1,30}",
+        ),
+        (run_frequency(), run_frequency(), subsequence(groups, 0..=4), 0usize..=4, any::<[bool; 4]>()),
+        (
+            any::<[bool; 5]>(),
+            prop_oneof![Just(None), Just(Some(Vec::new())), vec(tag_id(), 1..3).prop_map(Some)],
+            list(vec!["AI", "CI", "CSA"]),
+            prop::option::of(vec(any::<prop::sample::Index>(), 0..3)),
+            secret_value(),
+        ),
+    )
+        .prop_map(
+            |(
+                (name, description, tenant, application, domain, prefix),
+                (org_run, member_run, mgmt, split, [create_new, disable_deleted, remediation, exact]),
+                (auto, tags, apps, members, secret),
+            )| {
+                let split = split.min(mgmt.len());
+                let mut spec = json!({
+                    "tenantId": tenant.1,
+                    "tenantName": format!("{domain}.onmicrosoft.com"),
+                    "applicationId": application.1,
+                    "secretValueSecretRef": {"name": "gen-org-secret", "key": "k"},
+                    "connectorPrefixName": prefix,
+                    "createConnectorsForNewSubscriptions": create_new,
+                    "disableConnectorsForDeletedManagementGroups": disable_deleted,
+                    "remediationEnabled": remediation,
+                    "autoActivate": {"vm": auto[0], "pc": auto[1], "sca": auto[2], "certView": auto[3], "cloudView": auto[4]},
+                });
+                let mut put = |k: &str, v: Option<Value>| {
+                    if let Some(v) = v {
+                        spec[k] = v;
+                    }
+                };
+                put("name", name.map(|n| json!(format!("{n} org"))));
+                put("description", description.map(Value::from));
+                put("orgRunFrequencyMinutes", org_run.map(Value::from));
+                put("memberRunFrequencyMinutes", member_run.map(Value::from));
+                put("includedManagementGroups", Some(json!(mgmt[..split])).filter(|_| split > 0));
+                put("excludedManagementGroups", Some(json!(mgmt[split..])).filter(|_| split < mgmt.len()));
+                put(
+                    "defaultTagIds",
+                    tags.map(|mut t| {
+                        t.sort_unstable();
+                        t.dedup();
+                        json!(t)
+                    }),
+                );
+                put("apps", apps.map(|a| json!(a.iter().map(|n| json!({"name": n})).collect::<Vec<_>>())));
+                Org {
+                    spec,
+                    tenant: (tenant.1, tenant.0),
+                    secret,
+                    members,
+                    exact,
+                }
+            },
+        )
+}
+
 /// Several manifests together: connectors, maybe the scan configuration and
 /// a group over some of them (and accounts nobody manages).
 #[derive(Debug, Clone)]
 pub struct World {
     pub connectors: Vec<Conn>,
     pub scan: Option<Value>,
+    pub org: Option<Org>,
     /// Group name, member indexes into `connectors`, unmanaged AWS accounts.
     pub group: Option<(String, Vec<usize>, Vec<String>)>,
 }
@@ -444,8 +530,10 @@ pub fn world() -> impl Strategy<Value = World> {
             vec(any::<prop::sample::Index>(), 0..3),
             vec("[0-9]{12}", 0..2),
         )),
+        prop::option::of(org()),
+        any::<u64>(),
     )
-        .prop_map(|(mut connectors, scan, group)| {
+        .prop_map(|(mut connectors, scan, group, mut org, case_bits)| {
             // One object per natural key: two manifests for one account is a
             // conflict by design, not a generated case.
             let mut seen = std::collections::BTreeSet::new();
@@ -472,10 +560,61 @@ pub fn world() -> impl Strategy<Value = World> {
                 members.dedup();
                 (name, members, accounts)
             });
+            // Org members are Azure connectors of the org's tenant, each with
+            // the directory id typed in its own case.
+            if let Some(o) = &mut org {
+                if let Some(picks) = &o.members {
+                    let azure: Vec<usize> = (0..n).filter(|i| connectors[*i].cloud == Cloud::Azure).collect();
+                    let mut chosen: Vec<usize> = if azure.is_empty() {
+                        Vec::new()
+                    } else {
+                        picks.iter().map(|p| azure[p.index(azure.len())]).collect()
+                    };
+                    chosen.sort_unstable();
+                    chosen.dedup();
+                    for (k, i) in chosen.iter().enumerate() {
+                        let bits = case_bits.rotate_left(7 * k as u32);
+                        let typed: String = o
+                            .tenant
+                            .1
+                            .chars()
+                            .enumerate()
+                            .map(|(j, c)| {
+                                if bits >> (j % 64) & 1 == 1 {
+                                    c.to_ascii_uppercase()
+                                } else {
+                                    c
+                                }
+                            })
+                            .collect();
+                        let c = &mut connectors[*i];
+                        for (key, v) in c.fields.iter_mut() {
+                            if *key == "directoryId" {
+                                *v = json!(typed);
+                            }
+                        }
+                        for (key, v) in c.stored.iter_mut() {
+                            if *key == "directoryId" {
+                                *v = o.tenant.1.clone();
+                            }
+                        }
+                    }
+                    o.spec["members"] = json!(
+                        chosen
+                            .iter()
+                            .map(|i| json!({"name": connectors[*i].meta}))
+                            .collect::<Vec<_>>()
+                    );
+                    if o.exact {
+                        o.spec["memberPolicy"] = json!("Exact");
+                    }
+                }
+            }
             without_known_findings(World {
                 connectors,
                 scan,
                 group,
+                org,
             })
         })
 }
@@ -484,6 +623,14 @@ pub fn world() -> impl Strategy<Value = World> {
 /// properties guard everything else. Each gate names its finding and its
 /// regression test; delete the gate when that test passes.
 pub fn without_known_findings(mut world: World) -> World {
+    // Finding 12 (`an_org_connector_without_apps_is_refused_or_converges`).
+    if KNOWN_FINDINGS.org_without_apps {
+        if let Some(org) = &mut world.org {
+            if org.spec["apps"].as_array().is_none_or(Vec::is_empty) {
+                org.spec["apps"] = json!([{"name": "AI"}]);
+            }
+        }
+    }
     // Finding 11 (`a_group_name_with_a_trailing_blank_converges_or_is_rejected`).
     if KNOWN_FINDINGS.group_name_blanks {
         if let Some((name, _, _)) = &mut world.group {
@@ -504,12 +651,15 @@ pub struct Known {
     pub app_tags_absent: bool,
     /// Finding 11: a group name with leading/trailing blanks never converges.
     pub group_name_blanks: bool,
+    /// Finding 12: an org connector without apps fails at create.
+    pub org_without_apps: bool,
 }
 
 pub const KNOWN_FINDINGS: Known = Known {
     unset_description_cleared: true,
     app_tags_absent: true,
     group_name_blanks: true,
+    org_without_apps: true,
 };
 
 impl World {
@@ -519,6 +669,7 @@ impl World {
             connectors: vec![conn],
             scan: None,
             group: None,
+            org: None,
         }
     }
 
@@ -527,7 +678,11 @@ impl World {
     }
 
     pub fn secrets(&self) -> Vec<&str> {
-        self.connectors.iter().filter_map(|c| c.secret.as_deref()).collect()
+        self.connectors
+            .iter()
+            .filter_map(|c| c.secret.as_deref())
+            .chain(self.org.iter().map(|o| o.secret.as_str()))
+            .collect()
     }
 
     /// The account of the examples, one Secret per connector and the manifests.
@@ -618,6 +773,19 @@ impl World {
                 "spec": Value::Object(spec),
             }));
         }
+        if let Some(org) = &self.org {
+            values.push(json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "gen-org-secret"}, "type": "Opaque",
+                "stringData": {"k": org.secret},
+            }));
+            values.push(json!({
+                "apiVersion": "qualys-operator.io/v1alpha1",
+                "kind": "AzureOrgConnector",
+                "metadata": {"name": "gen-org"},
+                "spec": org.spec,
+            }));
+        }
         if let Some(scan) = &self.scan {
             values.push(json!({
                 "apiVersion": "qualys-operator.io/v1alpha1",
@@ -676,6 +844,9 @@ impl World {
         for o in &plan.objects {
             for a in &o.actions {
                 match a {
+                    Action::Detach { .. }
+                        if o.object == GEN_ORG && self.org.as_ref().is_some_and(|g| g.exact && g.members.is_some()) => {
+                    }
                     Action::Delete { .. } | Action::Disable { .. } | Action::Detach { .. } => {
                         return Err(format!(
                             "{what}: {} would {a:?}, no manifest asked:\n{}",

@@ -156,3 +156,30 @@ async fn a_group_name_with_a_trailing_blank_converges_or_is_rejected() {
     let mut env = Env::on(sim, ws);
     env.converge().await;
 }
+
+/// Finding 12: Qualys requires `connectorAppInfos` on an organization
+/// connector (Mandatory, [001:7499]); a manifest without `apps` passes
+/// validation and then fails at create. Either it is refused with an error
+/// naming spec.apps, or the core sends what Qualys needs and converges.
+#[tokio::test]
+#[ignore = "issue 14 finding 12: an org connector without apps passes validation, then create fails"]
+async fn an_org_connector_without_apps_is_refused_or_converges() {
+    let mut docs = example_documents();
+    doc_mut(&mut docs, "AzureOrgConnector", "contoso")["spec"]
+        .as_object_mut()
+        .map(|s| s.remove("apps"));
+    let ws = match qualys_operator::cli::workspace::Workspace::from_documents(docs) {
+        Err(e) => {
+            assert!(
+                e.to_string().contains("spec.apps"),
+                "refused, but without naming the field: {e}"
+            );
+            return;
+        }
+        Ok(ws) => ws,
+    };
+    let sim = start_sim().await;
+    seed_legacy(&sim);
+    let mut env = Env::on(sim, ws);
+    env.converge().await;
+}

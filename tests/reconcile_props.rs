@@ -111,6 +111,18 @@ fn out_of_band_edits_are_detected_and_repaired() {
                 edited.push((reference, e.clone(), e.managed_by(conn)));
             }
         }
+        // Azure reports a new subscription: an org that creates connectors
+        // for new subscriptions gets a member nobody listed.
+        let org_id = env
+            .state
+            .entry(&env.account, GEN_ORG)
+            .and_then(|e| e.external_id.clone());
+        if let (Some(_), Some(id)) = (&world.org, org_id.and_then(|i| i.parse::<u64>().ok())) {
+            let subscription = format!("0f0f0f0f-0000-4000-8000-{:012x}", edits.len());
+            env.sim
+                .discover_subscription(&tenant, id, &subscription, Some("production"))
+                .map_err(|e| format!("discover a subscription under {GEN_ORG}: {e}"))?;
+        }
         let plan = env.plan().await;
         world.check_plan("plan after edits", &plan)?;
         for (reference, e, managed) in &edited {
