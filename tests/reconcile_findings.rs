@@ -1,7 +1,7 @@
 //! Issue 14: the findings of the generated cases, each shrunk to a named
 //! regression test. Ignored ones document a bug main has not fixed yet (the
 //! reason names the finding); the property generators steer around the same
-//! bugs (`props_support::KNOWN_FINDINGS`) until these pass.
+//! bugs (`props::KNOWN_FINDINGS (tests/props/mod.rs)`) until these pass.
 
 #[path = "reconcile_support.rs"]
 mod support;

@@ -6,12 +6,12 @@
 //! does not manage, and no secret value appears in any output.
 //!
 //! A fixed seed keeps `cargo test` deterministic; `PROPTEST_CASES=N` runs more
-//! cases (see docs/testing.md for the nightly command).
+//! cases and `PROPTEST_SEED=N` other ones (README, Testing: the nightly command).
 
 #[path = "reconcile_support.rs"]
 mod support;
 
-#[path = "props_support.rs"]
+#[path = "props/mod.rs"]
 mod props;
 
 use props::*;

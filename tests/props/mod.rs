@@ -26,7 +26,8 @@ pub const GEN_ORG: &str = "AzureOrgConnector/default/gen-org";
 /// Seed of every property run in `cargo test` (a failure reproduces exactly).
 pub const SEED: u64 = 0x1414_2026;
 
-/// `PROPTEST_CASES` when set (nightly), else `default`.
+/// `PROPTEST_CASES` when set (nightly), else `default`. `PROPTEST_SEED`
+/// likewise replaces [`SEED`].
 pub fn default_cases(default: u32) -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -67,9 +68,13 @@ where
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let seed = std::env::var("PROPTEST_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(SEED);
     let config = Config {
         cases,
-        rng_seed: RngSeed::Fixed(SEED),
+        rng_seed: RngSeed::Fixed(seed),
         failure_persistence: None,
         max_shrink_iters: 256,
         ..Config::default()
@@ -83,9 +88,11 @@ where
         .map_err(TestCaseError::fail)
     });
     match result {
-        Ok(()) => eprintln!("property {name}: {cases} cases passed"),
+        Ok(()) => eprintln!("property {name}: {cases} cases passed (seed {seed})"),
         Err(TestError::Fail(reason, input)) => {
-            panic!("property {name} failed: {reason}\nshrunk input: {input:#?}")
+            panic!(
+                "property {name} failed (seed {seed}, PROPTEST_SEED reproduces it): {reason}\nshrunk input: {input:#?}"
+            )
         }
         Err(e) => panic!("property {name}: {e}"),
     }
@@ -562,52 +569,52 @@ pub fn world() -> impl Strategy<Value = World> {
             });
             // Org members are Azure connectors of the org's tenant, each with
             // the directory id typed in its own case.
-            if let Some(o) = &mut org {
-                if let Some(picks) = &o.members {
-                    let azure: Vec<usize> = (0..n).filter(|i| connectors[*i].cloud == Cloud::Azure).collect();
-                    let mut chosen: Vec<usize> = if azure.is_empty() {
-                        Vec::new()
-                    } else {
-                        picks.iter().map(|p| azure[p.index(azure.len())]).collect()
-                    };
-                    chosen.sort_unstable();
-                    chosen.dedup();
-                    for (k, i) in chosen.iter().enumerate() {
-                        let bits = case_bits.rotate_left(7 * k as u32);
-                        let typed: String = o
-                            .tenant
-                            .1
-                            .chars()
-                            .enumerate()
-                            .map(|(j, c)| {
-                                if bits >> (j % 64) & 1 == 1 {
-                                    c.to_ascii_uppercase()
-                                } else {
-                                    c
-                                }
-                            })
-                            .collect();
-                        let c = &mut connectors[*i];
-                        for (key, v) in c.fields.iter_mut() {
-                            if *key == "directoryId" {
-                                *v = json!(typed);
+            if let Some(o) = &mut org
+                && let Some(picks) = &o.members
+            {
+                let azure: Vec<usize> = (0..n).filter(|i| connectors[*i].cloud == Cloud::Azure).collect();
+                let mut chosen: Vec<usize> = if azure.is_empty() {
+                    Vec::new()
+                } else {
+                    picks.iter().map(|p| azure[p.index(azure.len())]).collect()
+                };
+                chosen.sort_unstable();
+                chosen.dedup();
+                for (k, i) in chosen.iter().enumerate() {
+                    let bits = case_bits.rotate_left(7 * k as u32);
+                    let typed: String = o
+                        .tenant
+                        .1
+                        .chars()
+                        .enumerate()
+                        .map(|(j, c)| {
+                            if bits >> (j % 64) & 1 == 1 {
+                                c.to_ascii_uppercase()
+                            } else {
+                                c
                             }
-                        }
-                        for (key, v) in c.stored.iter_mut() {
-                            if *key == "directoryId" {
-                                *v = o.tenant.1.clone();
-                            }
+                        })
+                        .collect();
+                    let c = &mut connectors[*i];
+                    for (key, v) in c.fields.iter_mut() {
+                        if *key == "directoryId" {
+                            *v = json!(typed);
                         }
                     }
-                    o.spec["members"] = json!(
-                        chosen
-                            .iter()
-                            .map(|i| json!({"name": connectors[*i].meta}))
-                            .collect::<Vec<_>>()
-                    );
-                    if o.exact {
-                        o.spec["memberPolicy"] = json!("Exact");
+                    for (key, v) in c.stored.iter_mut() {
+                        if *key == "directoryId" {
+                            *v = o.tenant.1.clone();
+                        }
                     }
+                }
+                o.spec["members"] = json!(
+                    chosen
+                        .iter()
+                        .map(|i| json!({"name": connectors[*i].meta}))
+                        .collect::<Vec<_>>()
+                );
+                if o.exact {
+                    o.spec["memberPolicy"] = json!("Exact");
                 }
             }
             without_known_findings(World {
@@ -624,20 +631,19 @@ pub fn world() -> impl Strategy<Value = World> {
 /// regression test; delete the gate when that test passes.
 pub fn without_known_findings(mut world: World) -> World {
     // Finding 12 (`an_org_connector_without_apps_is_refused_or_converges`).
-    if KNOWN_FINDINGS.org_without_apps {
-        if let Some(org) = &mut world.org {
-            if org.spec["apps"].as_array().is_none_or(Vec::is_empty) {
-                org.spec["apps"] = json!([{"name": "AI"}]);
-            }
-        }
+    if KNOWN_FINDINGS.org_without_apps
+        && let Some(org) = &mut world.org
+        && org.spec["apps"].as_array().is_none_or(Vec::is_empty)
+    {
+        org.spec["apps"] = json!([{"name": "AI"}]);
     }
     // Finding 11 (`a_group_name_with_a_trailing_blank_converges_or_is_rejected`).
-    if KNOWN_FINDINGS.group_name_blanks {
-        if let Some((name, _, _)) = &mut world.group {
-            *name = name.trim().to_string();
-            if name.is_empty() {
-                *name = "group".into();
-            }
+    if KNOWN_FINDINGS.group_name_blanks
+        && let Some((name, _, _)) = &mut world.group
+    {
+        *name = name.trim().to_string();
+        if name.is_empty() {
+            *name = "group".into();
         }
     }
     world
