@@ -550,3 +550,146 @@ spec:
     .await;
     assert_no_change(&env.plan().await);
 }
+
+/// The id-only answers of updates, in both formats: served for the update the
+/// core sends after a manifest change, apply succeeds.
+#[tokio::test]
+async fn documented_update_answers_are_accepted() {
+    let cases = [
+        (
+            "AwsConnector",
+            "aws-prod",
+            AWS,
+            "/qps/rest/3.0/update/am/awsassetdataconnector*",
+            "aws_update_response.xml",
+        ),
+        (
+            "AwsConnector",
+            "aws-prod",
+            AWS,
+            "/qps/rest/3.0/update/am/awsassetdataconnector*",
+            "aws_update_response.json",
+        ),
+        (
+            "AzureConnector",
+            "azure-prod",
+            AZURE,
+            "/qps/rest/3.0/update/am/azureassetdataconnector*",
+            "azure_update_response.xml",
+        ),
+        (
+            "AzureConnector",
+            "azure-prod",
+            AZURE,
+            "/qps/rest/3.0/update/am/azureassetdataconnector*",
+            "azure_update_response.json",
+        ),
+        (
+            "GcpConnector",
+            "gcp-analytics",
+            GCP,
+            "/qps/rest/3.0/update/am/gcpassetdataconnector*",
+            "gcp_update_response.xml",
+        ),
+        (
+            "GcpConnector",
+            "gcp-analytics",
+            GCP,
+            "/qps/rest/3.0/update/am/gcpassetdataconnector*",
+            "gcp_update_response.json",
+        ),
+    ];
+    for (kind, name, reference, endpoint, file) in cases {
+        let mut env = Env::examples().await;
+        env.converge().await;
+        let mut docs = example_documents();
+        doc_mut(&mut docs, kind, name)["spec"]["description"] = serde_json::json!("changed in Git");
+        env.set_documents(docs);
+        env.sim.add_fault(
+            FaultRule::new(
+                endpoint,
+                FaultAction::Status {
+                    status: 200,
+                    body: Some(fixture(file)),
+                },
+            )
+            .times(1),
+        );
+        let results = env.try_apply().await.unwrap_or_else(|e| panic!("{file}: apply: {e}"));
+        let done = applied(&results, reference);
+        assert!(
+            done.failure.is_none(),
+            "{file}: the documented update answer was refused: {:?}",
+            done.failure.as_ref().map(ToString::to_string)
+        );
+        assert_eq!(
+            env.sim.count("POST", "/qps/rest/3.0/update/*"),
+            1,
+            "{file}: one update sent"
+        );
+    }
+}
+
+/// The Azure object of the run and search samples, as its owner describes it.
+const AZURE_SAMPLE_MANIFEST: &str = r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: AzureConnector
+metadata: {name: sample}
+spec:
+  name: Azure Connector Via API Updated12
+  description: Sample Azure Connector API Updated
+  directoryId: ff4e2413-65ab-4dc2-9e5b-1ea02d3d94eb
+  subscriptionId: 9de9e0a7-4f67-4812-917d-2246853844e1
+  applicationId: f076c321-694d-4929-ae0b-d2bd14d1a4d7
+  authenticationKeySecretRef: {name: azure-prod-app, key: clientSecret}
+  remediationEnabled: true
+  apps:
+    - {name: CI}
+    - {name: CSA}
+    - {name: AI}
+"#;
+
+/// Azure run XML: one `<list>` per app, `<activation>` without `<list>`,
+/// the key echoed. The AI app's identifier is a malformed placeholder; the
+/// two other apps show the application id, which fills it.
+#[tokio::test]
+async fn azure_run_xml_sample_plans_no_change() {
+    let file = "azure_run_response.xml";
+    let found = decodes_connector(CloudKind::Azure, AZURE_SEARCH, file, "842602").await;
+    assert_eq!(found[0].apps.as_ref().map(Vec::len), Some(3), "{file}: three apps");
+    let body = filled(
+        file,
+        &[(
+            "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxx",
+            "f076c321-694d-4929-ae0b-d2bd14d1a4d7",
+        )],
+    );
+    let env = serving(&[(AZURE_SEARCH, body)], AZURE_SAMPLE_MANIFEST).await;
+    let plan = env.plan().await;
+    assert_no_secret(&plan, "02LCb8/RCn0lbGj6xc0GQPZ1YG2z85aSmCxnoH01rog=");
+    assert_no_change(&plan);
+}
+
+/// Azure search XML: `hasMoreRecords` after `data`.
+#[tokio::test]
+async fn azure_search_xml_sample_plans_no_change() {
+    let file = "azure_search_response.xml";
+    decodes_connector(CloudKind::Azure, AZURE_SEARCH, file, "842602").await;
+    let body = filled(
+        file,
+        &[
+            (
+                "xxxxxxxxx-694d-xxxx-ae0b-d2bd14d1a4d7",
+                "f076c321-694d-4929-ae0b-d2bd14d1a4d7",
+            ),
+            (
+                "xxxxxxxxx-65ab-xxxx-9e5b-1ea02d3d94eb",
+                "ff4e2413-65ab-4dc2-9e5b-1ea02d3d94eb",
+            ),
+        ],
+    );
+    let env = serving(&[(AZURE_SEARCH, body)], AZURE_SAMPLE_MANIFEST).await;
+    let plan = env.plan().await;
+    assert_no_secret(&plan, "02LCb8/RCn0xxxxxxxx85aSmCxnoH01rog=");
+    assert_no_change(&plan);
+}
