@@ -693,3 +693,169 @@ async fn azure_search_xml_sample_plans_no_change() {
     assert_no_secret(&plan, "02LCb8/RCn0xxxxxxxx85aSmCxnoH01rog=");
     assert_no_change(&plan);
 }
+
+const GCP_CREATE_MANIFEST: &str = r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: GcpConnector
+metadata: {name: sample}
+spec:
+  name: sign
+  description: testing
+  projectId: my-project-151366xxxx1
+  serviceAccountKeySecretRef: {name: gcp-analytics-key, key: key.json}
+  remediationEnabled: true
+  apps:
+    - {name: CSA}
+    - {name: CI}
+"#;
+
+/// GCP create response (the full object, as later reads show it).
+#[tokio::test]
+async fn gcp_create_xml_sample_as_a_read_plans_no_change() {
+    let file = "gcp_create_response.xml";
+    decodes_connector(CloudKind::Gcp, GCP_SEARCH, file, "842873").await;
+    let env = serving(&[(GCP_SEARCH, fixture(file))], GCP_CREATE_MANIFEST).await;
+    assert_no_change(&env.plan().await);
+}
+
+/// The same sample as the answer to the create the core sends: apply
+/// records the id Qualys answered.
+#[tokio::test]
+async fn gcp_create_xml_sample_as_the_create_answer_is_accepted() {
+    let sim = start_sim().await;
+    sim.add_fault(
+        FaultRule::new(
+            "/qps/rest/3.0/create/am/gcpassetdataconnector",
+            FaultAction::Status {
+                status: 200,
+                body: Some(fixture("gcp_create_response.xml")),
+            },
+        )
+        .times(1),
+    );
+    let mut env = Env::on(sim, workspace(docs_with(GCP_CREATE_MANIFEST)));
+    let results = env.try_apply().await.unwrap_or_else(|e| panic!("apply: {e}"));
+    let done = applied(&results, "GcpConnector/default/sample");
+    assert!(
+        done.failure.is_none(),
+        "{:?}",
+        done.failure.as_ref().map(ToString::to_string)
+    );
+    assert_eq!(done.external_id.as_deref(), Some("842873"));
+}
+
+/// A simulator answering each `(endpoint, body)` once, then normally.
+async fn answering_once(endpoints: &[(&str, String)], yaml: &str) -> Env {
+    let sim = start_sim().await;
+    for (endpoint, body) in endpoints {
+        sim.add_fault(
+            FaultRule::new(
+                *endpoint,
+                FaultAction::Status {
+                    status: 200,
+                    body: Some(body.clone()),
+                },
+            )
+            .times(1),
+        );
+    }
+    Env::on(sim, workspace(docs_with(yaml)))
+}
+
+/// Applies and returns what happened to `reference`, insisting it did not fail.
+async fn apply_ok(env: &mut Env, reference: &str) -> (Option<String>, Vec<String>) {
+    let results = env.try_apply().await.unwrap_or_else(|e| panic!("apply: {e}"));
+    let done = applied(&results, reference);
+    assert!(
+        done.failure.is_none(),
+        "{reference}: a documented answer was refused: {:?}",
+        done.failure.as_ref().map(ToString::to_string)
+    );
+    (done.external_id.clone(), done.log.clone())
+}
+
+/// Creating an organization connector: the documented test-connection
+/// answer, job status and create answer, in that order.
+#[tokio::test]
+async fn org_create_answers_are_accepted() {
+    let guid = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+    let created = filled(
+        "org_create_response.json",
+        &[
+            (r#""id": "xxxxxx""#, r#""id": "123456""#),
+            (
+                &format!(r#""tenantId": "{guid}""#),
+                &format!(r#""tenantId": "{ORG_TENANT}""#),
+            ),
+            (
+                &format!(r#""applicationId": "{guid}""#),
+                &format!(r#""applicationId": "{ORG_APP}""#),
+            ),
+            (
+                &format!(r#""identifier": "{guid}""#),
+                &format!(r#""identifier": "{ORG_APP}""#),
+            ),
+        ],
+    );
+    let mut env = answering_once(
+        &[
+            (
+                "POST /connectors/v1.0/org/azure/test",
+                fixture("org_test_connection_response.json"),
+            ),
+            ("GET /connectors/v1.0/org/azure/job/*", fixture("org_job_response.json")),
+            ("POST /connectors/v1.0/org/azure", created),
+        ],
+        ORG_MANIFEST,
+    )
+    .await;
+    let (id, log) = apply_ok(&mut env, "AzureOrgConnector/default/sample").await;
+    assert_eq!(id.as_deref(), Some("123456"), "{log:?}");
+}
+
+/// Creating a group: the documented answer names the id `groupId`.
+#[tokio::test]
+async fn group_create_answer_is_accepted() {
+    let mut env = answering_once(
+        &[(
+            "POST /cloudview-api/rest/v1/groups",
+            fixture("groups_create_response.json"),
+        )],
+        r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: ConnectorGroup
+metadata: {name: sample}
+spec:
+  name: sample_group
+"#,
+    )
+    .await;
+    let (id, log) = apply_ok(&mut env, "ConnectorGroup/default/sample").await;
+    assert_eq!(id.as_deref(), Some("745aca99-6ab6-3e1d-8e65-7b4febc0005e"), "{log:?}");
+}
+
+/// Creating the global scan configuration: the documented answer.
+#[tokio::test]
+async fn global_scan_create_answer_is_accepted() {
+    let mut env = answering_once(
+        &[(
+            "/qps/rest/3.0/create/am/globalscanconfiguration",
+            fixture("global_scan_create_response.xml"),
+        )],
+        r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: GlobalScanConfiguration
+metadata: {name: sample}
+spec:
+  optionProfileId: 2
+  recurrence: WEEKLY
+  daysOfWeek: [SUN, TUE]
+  scanPrefix: Global Scan
+  startDate: "06/22/2022"
+  startTime: "12:45"
+  timezone: Africa/Cairo
+"#,
+    )
+    .await;
+    apply_ok(&mut env, "GlobalScanConfiguration/default/sample").await;
+}
