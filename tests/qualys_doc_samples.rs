@@ -859,3 +859,46 @@ spec:
     .await;
     apply_ok(&mut env, "GlobalScanConfiguration/default/sample").await;
 }
+
+/// AWS create response, sample 1: the full object (CLOUDVIEW added to the
+/// modules asked for, tags with names), as a read and as the create answer.
+#[tokio::test]
+async fn aws_create_xml_sample_plans_no_change_and_is_accepted_as_the_create_answer() {
+    let file = "aws_create_response.xml";
+    decodes_connector(CloudKind::Aws, AWS_SEARCH, file, "xxxx").await;
+    let body = filled(
+        file,
+        &[
+            ("<id>xxxx</id>", "<id>1680000</id>"),
+            ("arn:aws:iam::xxxxxxxxxxxx:", "arn:aws:iam::123456789012:"),
+            ("arn:aws:iam::xxxxxxxx:", "arn:aws:iam::123456789012:"),
+            ("<awsAccountId>xxxxxxxxxx<", "<awsAccountId>123456789012<"),
+            ("<id>xxxxxx</id>", "<id>777777</id>"),
+            ("xxxxxxxxxxxx", "888888888888"),
+        ],
+    );
+    let manifest = r#"
+apiVersion: qualys-operator.io/v1alpha1
+kind: AwsConnector
+metadata: {name: sample}
+spec:
+  name: Test AWSConnector API
+  description: Connector created through API automation
+  arn: arn:aws:iam::123456789012:role/CV_UI_TestPod
+  externalId: POD-999999-11213331
+  runFrequencyMinutes: 300
+  remediationEnabled: true
+  activation: [CERTVIEW, VM]
+  defaultTagIds: [777777]
+  apps:
+    - {name: CSA, tagId: 20485923}
+    - {name: AI, tagId: 20485923}
+    - {name: CI, tagId: 888888888888}
+"#;
+    let env = serving(&[(AWS_SEARCH, body.clone())], manifest).await;
+    assert_no_change(&env.plan().await);
+
+    let mut env = answering_once(&[("/qps/rest/3.0/create/am/awsassetdataconnector", body)], manifest).await;
+    let (id, log) = apply_ok(&mut env, "AwsConnector/default/sample").await;
+    assert_eq!(id.as_deref(), Some("1680000"), "{log:?}");
+}
