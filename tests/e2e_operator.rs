@@ -384,10 +384,9 @@ fn e2e_drift_is_corrected_within_the_resync_interval_and_a_quiet_state_only_sear
     );
     println!("drift corrected after {:?}", edited.elapsed());
     let c = env.sim_connector(&id).expect("connector");
-    assert!(
-        c["description"].is_null() || c["description"] == "",
-        "the description the spec does not set is cleared again: {}",
-        c["description"]
+    assert_eq!(
+        c["description"], "changed in the UI",
+        "a description the spec does not set is not the operator's to clear"
     );
     let updated = env.wait_event("AwsConnector", "drift", "Updated", Duration::from_secs(10));
     assert!(

@@ -296,11 +296,12 @@ fn cases() -> Vec<Case> {
             Admin(GCP, json!({"disabled": true})),
             &["spec.disabled"],
         ),
+        // Qualys documents no activation for GCP: neither sent nor managed.
         case(
             "gcp activation",
             GCP,
             Admin(GCP, json!({"activation": {"set": {"ActivationModule": ["VM"]}}})),
-            &["spec.activation"],
+            &[],
         ),
         case(
             "gcp app added",
@@ -906,11 +907,10 @@ type SpecEdit = (&'static str, &'static str, fn(&mut Value), &'static [&'static 
 fn spec_edits() -> Vec<SpecEdit> {
     vec![
         (
-            "aws description removed",
+            // Absent would leave Qualys' description alone; "" clears it.
+            "aws description cleared",
             AWS,
-            |d| {
-                d["spec"].as_object_mut().map(|s| s.remove("description"));
-            },
+            |d| d["spec"]["description"] = json!(""),
             &["spec.description"],
         ),
         (

@@ -305,3 +305,29 @@ async fn a_member_without_cloudview_apps_is_held_back_not_poisoning_the_batch() 
     assert!(clouds.contains(&"AWS") && clouds.contains(&"AZURE"), "{group}");
     assert!(!clouds.contains(&"GCP"), "{group}");
 }
+
+/// What the spec leaves out, it does not own: removing description,
+/// activation, apps or tags from a manifest plans nothing and leaves Qualys as is.
+#[tokio::test]
+async fn fields_removed_from_the_spec_are_left_alone_in_qualys() {
+    let mut env = Env::examples().await;
+    env.converge().await;
+    let before = env.stored(AWS);
+    let mut docs = example_documents();
+    if let Some(spec) = aws_spec(&mut docs).as_object_mut() {
+        for key in ["description", "activation", "apps", "defaultTagIds"] {
+            spec.remove(key);
+        }
+    }
+    env.set_documents(docs);
+    let plan = env.plan().await;
+    assert!(plan.is_empty(), "{}", plan.render());
+    env.sim.reset_counters();
+    env.apply().await;
+    assert_eq!(env.sim.count("*", "*/update/*"), 0);
+    let after = env.stored(AWS);
+    assert_eq!(after.description, before.description);
+    assert_eq!(after.activation, before.activation);
+    assert_eq!(after.apps, before.apps);
+    assert_eq!(after.default_tags, before.default_tags);
+}

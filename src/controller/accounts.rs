@@ -11,6 +11,7 @@ use tokio::sync::Mutex;
 
 use crate::crd::QualysAccount;
 use crate::metrics::Metrics;
+use crate::qualys::fence::WriteFence;
 use crate::qualys::{QualysClient, Secret};
 use crate::reconcile::account::{UrlOverrides, account_config};
 
@@ -45,6 +46,8 @@ pub struct AccountRegistry {
     default: Option<(String, String)>,
     overrides: UrlOverrides,
     metrics: Arc<Metrics>,
+    /// Every Qualys client's writes pass the leader fence.
+    fence: Arc<dyn WriteFence>,
     cache: Mutex<HashMap<String, (String, QualysClient)>>,
 }
 
@@ -54,12 +57,14 @@ impl AccountRegistry {
         default: Option<(String, String)>,
         overrides: UrlOverrides,
         metrics: Arc<Metrics>,
+        fence: Arc<dyn WriteFence>,
     ) -> Self {
         Self {
             client,
             default,
             overrides,
             metrics,
+            fence,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -129,6 +134,7 @@ impl AccountRegistry {
             })?;
         let client = QualysClient::builder(config)
             .observer(self.metrics.clone())
+            .fence(self.fence.clone())
             .build()
             .map_err(|e| AccountError::Invalid {
                 account: key.clone(),

@@ -71,6 +71,15 @@ pub struct RunArgs {
     /// Identity in the Lease and Events (the pod name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+    /// How long followers wait, from when they saw the last renewal, before taking the lease.
+    #[arg(long, env = "QUALYS_OPERATOR_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+    /// How long the leader keeps writing to Qualys without renewing; shorter than the lease duration.
+    #[arg(long, env = "QUALYS_OPERATOR_LEASE_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub lease_renew_deadline: Duration,
+    /// Pause between attempts to acquire or renew the lease; shorter than the renew deadline.
+    #[arg(long, env = "QUALYS_OPERATOR_LEASE_RETRY_PERIOD", default_value = "2s", value_parser = parse_duration)]
+    pub lease_retry_period: Duration,
     #[arg(long, env = "QUALYS_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
     pub log_format: LogFormat,
     /// `NAMESPACE/NAME` of the QualysAccount used by objects without `spec.accountRef`.
@@ -242,11 +251,14 @@ fn candidate(
             labels: labels_of(o),
             account,
             waiting: !has_connector(o, status),
-            cloudview: settings.apps.iter().any(|a| {
-                matches!(
-                    a.name,
-                    crate::crd::AppName::CloudInventory | crate::crd::AppName::CloudSecurityAssessment
-                )
+            // Apps not managed by the spec: unknown here, CloudView will say.
+            cloudview: settings.apps.as_ref().is_none_or(|apps| {
+                apps.iter().any(|a| {
+                    matches!(
+                        a.name,
+                        crate::crd::AppName::CloudInventory | crate::crd::AppName::CloudSecurityAssessment
+                    )
+                })
             }),
         })
         .into_iter()
@@ -445,7 +457,18 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         min_resync: args.min_resync_interval,
         ..Settings::default()
     };
-    let accounts = accounts::AccountRegistry::new(client.clone(), default_account, overrides, metrics.clone());
+    let leadership = if args.leader_election {
+        leader::Leadership::elected()
+    } else {
+        leader::Leadership::unelected()
+    };
+    let accounts = accounts::AccountRegistry::new(
+        client.clone(),
+        default_account,
+        overrides,
+        metrics.clone(),
+        leadership.clone(),
+    );
     let shared = Arc::new(Shared::new(client.clone(), accounts, metrics.clone(), settings));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -475,14 +498,17 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             name: args.lease_name.clone(),
             namespace: args.lease_namespace.clone(),
             identity: identity.clone(),
-            duration: Duration::from_secs(15),
-            renew: Duration::from_secs(5),
+            duration: args.lease_duration,
+            renew_deadline: args.lease_renew_deadline,
+            retry_period: args.lease_retry_period,
         };
+        lease.validate().map_err(RunError::Setup)?;
         let lease_client = client.clone();
         let lost_tx = shutdown_tx.clone();
         let leader_metrics = metrics.clone();
+        let lease_shutdown = shutdown_rx.clone();
         tokio::spawn(async move {
-            let result = leader::run(lease_client, lease, leading_tx).await;
+            let result = leader::run(lease_client, lease, leadership, leading_tx, lease_shutdown).await;
             leader_metrics.leader.set(0);
             if let Err(e) = result {
                 tracing::error!(error = %e, "leader election failed");

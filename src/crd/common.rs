@@ -147,6 +147,7 @@ pub struct ConnectorSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
     pub name: Option<String>,
+    /// Absent: the description Qualys has is left alone; `""` clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub description: Option<String>,
@@ -159,19 +160,21 @@ pub struct ConnectorSettings {
     pub disabled: bool,
     #[serde(default)]
     pub remediation_enabled: bool,
-    /// Modules to activate discovered assets for.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Modules to activate discovered assets for (AWS and Azure). Absent: the
+    /// modules Qualys has are left alone; `[]`: every module is removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 4))]
-    pub activation: Vec<ActivationModule>,
+    pub activation: Option<Vec<ActivationModule>>,
     /// Tag ids applied to every discovered asset. Absent: Qualys' tags are left
     /// alone; `[]`: every tag is removed from the connector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 100), inner(range(min = 1)))]
     pub default_tag_ids: Option<Vec<i64>>,
     /// Connector applications (AI, CI, CSA), at most one entry per name.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Absent: the apps Qualys has are left alone; listed: exactly these apps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]), length(max = 3))]
-    pub apps: Vec<ConnectorApp>,
+    pub apps: Option<Vec<ConnectorApp>>,
 }
 
 pub fn default_run_frequency() -> i32 {

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::config::{AccountConfig, CloudViewAuth, ConfigError, QpsFormat};
 use super::error::QualysError;
+use super::fence::WriteFence;
 use super::governor::RateGovernor;
 use super::observer::{CallObserver, Family};
 use super::qps::envelope::{ServiceRequest, ServiceResponse};
@@ -53,10 +54,17 @@ impl fmt::Debug for QualysClient {
 pub struct QualysClientBuilder {
     config: AccountConfig,
     observer: Option<Arc<dyn CallObserver>>,
+    fence: Option<Arc<dyn WriteFence>>,
 }
 
 impl QualysClientBuilder {
     /// Receives one record per HTTP exchange (for metrics).
+    /// Every call that can change Qualys passes `fence` right before it is sent.
+    pub fn fence(mut self, fence: Arc<dyn WriteFence>) -> Self {
+        self.fence = Some(fence);
+        self
+    }
+
     pub fn observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
         self.observer = Some(observer);
         self
@@ -65,7 +73,7 @@ impl QualysClientBuilder {
     pub fn build(self) -> Result<QualysClient, ConfigError> {
         let qps_format = self.config.qps_format;
         Ok(QualysClient {
-            transport: Arc::new(Transport::new(self.config, self.observer)?),
+            transport: Arc::new(Transport::new(self.config, self.observer, self.fence)?),
             qps_format,
         })
     }
@@ -77,7 +85,11 @@ impl QualysClient {
     }
 
     pub fn builder(config: AccountConfig) -> QualysClientBuilder {
-        QualysClientBuilder { config, observer: None }
+        QualysClientBuilder {
+            config,
+            observer: None,
+            fence: None,
+        }
     }
 
     /// The same account (shared budget and token) speaking another QPS format.

@@ -56,6 +56,11 @@ pub enum QualysError {
     /// The account configuration cannot be used.
     #[error("invalid client configuration: {message}")]
     Config { message: String },
+
+    /// A write refused before it was sent: this process may not change
+    /// Qualys now (it is not, or no longer surely, the leader).
+    #[error("write not sent: {message}")]
+    Fenced { message: String },
 }
 
 impl QualysError {
@@ -77,6 +82,7 @@ impl QualysError {
             Self::Transport { .. } => "transport",
             Self::Undecodable { .. } => "undecodable",
             Self::Config { .. } => "config",
+            Self::Fenced { .. } => "fenced",
         }
     }
 

@@ -13,6 +13,7 @@ mod client;
 pub mod cloudview;
 pub mod config;
 pub mod error;
+pub mod fence;
 pub mod gateway;
 pub mod governor;
 pub mod lenient;

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::auth::{self, CachedToken, TokenCache};
 use super::config::{AccountConfig, ConfigError};
 use super::error::QualysError;
+use super::fence::WriteFence;
 use super::governor::{RateGovernor, RateHeaders, WaitTooLong};
 use super::lenient;
 use super::observer::{CallObserver, CallRecord, Family};
@@ -67,11 +68,16 @@ pub struct Transport {
     governor: RateGovernor,
     tokens: TokenCache,
     observer: Option<Arc<dyn CallObserver>>,
+    fence: Option<Arc<dyn WriteFence>>,
     basic: HeaderValue,
 }
 
 impl Transport {
-    pub fn new(config: AccountConfig, observer: Option<Arc<dyn CallObserver>>) -> Result<Self, ConfigError> {
+    pub fn new(
+        config: AccountConfig,
+        observer: Option<Arc<dyn CallObserver>>,
+        fence: Option<Arc<dyn WriteFence>>,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         // reqwest is built without a bundled crypto provider; the project uses
         // ring (through kube). Installing twice is harmless, so ignore the result.
@@ -92,6 +98,7 @@ impl Transport {
             http,
             tokens: TokenCache::default(),
             observer,
+            fence,
             basic,
         })
     }
@@ -128,6 +135,13 @@ impl Transport {
                 AuthKind::Bearer => Some(self.token().await?),
                 AuthKind::Basic => None,
             };
+            // Checked after every wait, right before the request leaves: a
+            // lease lost while this call queued for budget stops it here.
+            if call.safety != Safety::Read
+                && let Some(fence) = &self.fence
+            {
+                fence.check().map_err(|message| QualysError::Fenced { message })?;
+            }
             let started = Instant::now();
             let sent = self.send_once(call, token.as_ref()).await;
             let elapsed = started.elapsed();

@@ -4,8 +4,7 @@
 //! it means "not reported" plans a destructive change (clearing what Qualys
 //! holds) or a perpetual one (re-sending what Qualys never echoes).
 //!
-//! docs/api-reference.md ("Fields Qualys does not report") renders the same
-//! table for users; `absent_rules_are_documented` keeps the two in step.
+//! docs/field-ownership.md states the same rules for users.
 
 use serde_json::Value;
 
@@ -81,21 +80,6 @@ impl Fields {
         }
     }
 }
-
-/// Every path the observed side of a kind reports, for the documentation test.
-pub const CONNECTOR_PATHS: &[&str] = &[
-    "spec.name",
-    "spec.description",
-    "spec.runFrequencyMinutes",
-    "spec.disabled",
-    "spec.remediationEnabled",
-    "spec.activation",
-    "spec.defaultTagIds",
-    "spec.apps",
-    "spec.partition",
-    "spec.perimeterScan.enabled",
-    "spec.perimeterScan.custom",
-];
 
 #[cfg(test)]
 mod tests {

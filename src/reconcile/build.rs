@@ -138,12 +138,13 @@ pub fn org_member_names(object: &Value) -> Vec<(String, String)> {
 
 /// Whether a connector's `spec.apps` has the CI or CSA app, which is what
 /// makes CloudView know the connector.
+/// Apps the spec does not manage are unknown: the member is not held back.
 pub fn has_cloudview_app(apps: Option<&Value>) -> bool {
-    apps.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a.get("name").and_then(Value::as_str))
-        .any(|name| name == "CI" || name == "CSA")
+    apps.and_then(Value::as_array).is_none_or(|apps| {
+        apps.iter()
+            .filter_map(|a| a.get("name").and_then(Value::as_str))
+            .any(|name| name == "CI" || name == "CSA")
+    })
 }
 
 /// A connector object as a group member candidate, if it is one.

@@ -140,12 +140,8 @@ impl DesiredConnector {
             w.name = Some(s.name.clone().unwrap_or_else(|| self.object_name.clone()));
         }
         if wants("spec.description") {
-            // An empty string clears a description Qualys holds.
-            w.description = match (&s.description, changed) {
-                (Some(d), _) => Some(d.clone()),
-                (None, Some(_)) => Some(String::new()),
-                (None, None) => None,
-            };
+            // `""` in the spec clears a description Qualys holds; absent is not managed.
+            w.description = s.description.clone().filter(|d| !d.is_empty() || changed.is_some());
         }
         if wants("spec.runFrequencyMinutes") {
             w.run_frequency = u32::try_from(s.run_frequency_minutes).ok();
@@ -160,8 +156,12 @@ impl DesiredConnector {
         // Only fields Qualys documents for the kind go on the wire: GCP has no
         // activation or tags, OCI no activation and tags on update only.
         let activation_documented = matches!(kind, CloudKind::Aws | CloudKind::Azure);
-        if wants("spec.activation") && activation_documented && (changed.is_some() || !s.activation.is_empty()) {
-            w.activation = Some(s.activation.iter().map(enum_text).collect());
+        if wants("spec.activation") && activation_documented {
+            w.activation = s
+                .activation
+                .as_ref()
+                .filter(|m| changed.is_some() || !m.is_empty())
+                .map(|m| m.iter().map(enum_text).collect());
         }
         let tags_documented = match kind {
             CloudKind::Aws | CloudKind::Azure => true,
@@ -176,16 +176,15 @@ impl DesiredConnector {
         }
         if wants_prefix("spec.apps") {
             let identity = self.app_identity();
-            w.apps = Some(
-                s.apps
-                    .iter()
+            w.apps = s.apps.as_ref().map(|apps| {
+                apps.iter()
                     .map(|a| ConnectorAppWrite {
                         name: a.name.as_str().to_string(),
                         identifier: a.identifier.clone().unwrap_or_else(|| identity.clone()),
                         tag_id: a.tag_id.map(|t| t.to_string()),
                     })
-                    .collect(),
-            );
+                    .collect()
+            });
         }
         match &self.spec {
             CloudSpec::Aws(a) => {

@@ -111,12 +111,18 @@ fn perimeter(fields: &mut Fields, scan: Option<&PerimeterScan>) {
 fn settings(fields: &mut Fields, s: &ConnectorSettings, object_name: &str, identity: &str) {
     fields
         .set("spec.name", s.name.as_deref().unwrap_or(object_name))
-        .set("spec.description", text(s.description.as_deref()))
         .set("spec.runFrequencyMinutes", s.run_frequency_minutes)
         .set("spec.disabled", s.disabled)
         .set("spec.remediationEnabled", s.remediation_enabled);
-    apps(fields, &desired_apps(&s.apps, identity));
-    fields.set_unordered("spec.activation", s.activation.iter().map(enum_text));
+    if let Some(description) = &s.description {
+        fields.set("spec.description", text(Some(description)));
+    }
+    if let Some(list) = &s.apps {
+        apps(fields, &desired_apps(list, identity));
+    }
+    if let Some(modules) = &s.activation {
+        fields.set_unordered("spec.activation", modules.iter().map(enum_text));
+    }
     if let Some(tags) = &s.default_tag_ids {
         fields.set_unordered("spec.defaultTagIds", tags.iter().copied());
     }
