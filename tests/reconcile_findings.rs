@@ -100,7 +100,6 @@ async fn group_member_without_cloudview_app_is_held_back_not_fatal() {
 /// the manifest does not set one (a field the spec does not manage is not
 /// cleared).
 #[tokio::test]
-#[ignore = "issue 14 finding 9: adopting clears a description the manifest does not set"]
 async fn adopting_keeps_a_description_the_manifest_does_not_set() {
     let mut docs = example_documents();
     let aws = doc_mut(&mut docs, "AwsConnector", "aws-prod");
@@ -122,8 +121,12 @@ async fn adopting_keeps_a_description_the_manifest_does_not_set() {
         "{}",
         plan.render()
     );
+    let touches_description = aws.actions.iter().any(|a| match a {
+        Action::Update { changes, .. } => changes.iter().any(|c| c.path == "spec.description"),
+        _ => false,
+    });
     assert!(
-        !plan.render().contains("spec.description"),
+        !touches_description,
         "the manifest does not set a description, the plan must not clear it:\n{}",
         plan.render()
     );
@@ -182,4 +185,50 @@ async fn an_org_connector_without_apps_is_refused_or_converges() {
     seed_legacy(&sim);
     let mut env = Env::on(sim, ws);
     env.converge().await;
+}
+
+/// Finding 13: Qualys reads show an Azure app's identifier as the application
+/// id (Q-COL-6). A manifest that states exactly that identifier, for an
+/// AzureConnector or an AzureOrgConnector, must converge; the read is
+/// normalised to the subscription/tenant while the desired value is not, so
+/// the plan updates the identifier on every run.
+#[tokio::test]
+#[ignore = "issue 14 finding 13: an app identifier stated as the application id plans an update forever"]
+async fn an_app_identifier_stated_as_the_application_id_converges() {
+    let mut docs = example_documents();
+    for (kind, name) in [("AzureConnector", "azure-prod"), ("AzureOrgConnector", "contoso")] {
+        let doc = doc_mut(&mut docs, kind, name);
+        let application = doc["spec"]["applicationId"].clone();
+        doc["spec"]["apps"] = json!([
+            {"name": "AI", "identifier": application},
+            {"name": "CSA", "identifier": application},
+        ]);
+    }
+    let mut env = Env::new(docs).await;
+    env.converge().await;
+}
+
+/// Finding 14 (since "apps absent = unmanaged"): a group member whose
+/// manifest leaves `apps` out is created without apps, so CloudView does not
+/// know it, and the hold-back of finding 8 (which looks at the manifest)
+/// lets it through: the whole AZURE batch is refused. Expected: the member is
+/// judged by the apps Qualys reports and held back with a note; the group
+/// does not fail.
+#[tokio::test]
+#[ignore = "issue 14 finding 14: a group member whose manifest leaves apps out fails the whole group"]
+async fn group_member_with_apps_left_out_is_held_back_not_fatal() {
+    let mut docs = example_documents();
+    doc_mut(&mut docs, "AzureConnector", "azure-prod")["spec"]
+        .as_object_mut()
+        .map(|s| s.remove("apps"));
+    let mut env = Env::new(docs).await;
+    let results = env.try_apply().await.unwrap_or_else(|e| panic!("apply: {e}"));
+    let group = applied(&results, GROUP);
+    assert!(
+        group.failure.is_none(),
+        "the group failed: {:?}",
+        group.failure.as_ref().map(ToString::to_string)
+    );
+    let plan = env.plan().await;
+    assert!(!plan.has_conflicts(), "{}", plan.render());
 }

@@ -15,7 +15,6 @@ mod support;
 mod props;
 
 use props::*;
-use proptest::strategy::Strategy;
 use support::*;
 
 use qualys_operator::reconcile::plan::Action;
@@ -52,15 +51,7 @@ fn generated_manifests_converge_and_stay_quiet() {
 /// the plan adopts, never creates, and apply then converges.
 #[test]
 fn an_existing_natural_key_is_adopted_never_created_again() {
-    let strategy = world().prop_map(|mut world| {
-        // Finding 9 (`adopting_keeps_a_description_the_manifest_does_not_set`).
-        if KNOWN_FINDINGS.unset_description_cleared {
-            for c in &mut world.connectors {
-                c.settings.description.get_or_insert_with(|| "set".into());
-            }
-        }
-        world
-    });
+    let strategy = world();
     check("adopt", default_cases(48), strategy, |sim, world| async move {
         let tenant = tenant(&sim);
         world.seed_accounts(&sim)?;

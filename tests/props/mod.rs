@@ -330,25 +330,46 @@ pub fn aws() -> impl Strategy<Value = Conn> {
 
 pub fn azure() -> impl Strategy<Value = Conn> {
     (guid(), guid(), guid(), secret_value()).prop_flat_map(|(directory, subscription, application, secret)| {
-        settings(subscription.1.clone(), Cloud::Azure).prop_map(move |settings| Conn {
-            cloud: Cloud::Azure,
-            meta: String::new(),
-            settings,
-            fields: vec![
-                ("directoryId", json!(directory.1)),
-                ("subscriptionId", json!(subscription.1)),
-                ("applicationId", json!(application.1)),
-            ],
-            key: subscription.0.clone(),
-            regions: None,
-            secret: Some(secret.clone()),
-            stored: vec![
-                ("directoryId", directory.0.clone()),
-                ("subscriptionId", subscription.0.clone()),
-                ("applicationId", application.0.clone()),
-            ],
+        (settings(subscription.1.clone(), Cloud::Azure), any::<u8>()).prop_map(move |(mut settings, bits)| {
+            // An app may also state the application id, as Qualys' reads show
+            // the identifier (Q-COL-6).
+            if !KNOWN_FINDINGS.identifier_is_application {
+                for (k, a) in settings.apps.iter_mut().flatten().enumerate() {
+                    if bits >> k & 1 == 1 {
+                        a.identifier = Some(application.1.clone());
+                    }
+                }
+            }
+            azure_conn(settings, &directory, &subscription, &application, &secret)
         })
     })
+}
+
+fn azure_conn(
+    settings: Settings,
+    directory: &(String, String),
+    subscription: &(String, String),
+    application: &(String, String),
+    secret: &str,
+) -> Conn {
+    Conn {
+        cloud: Cloud::Azure,
+        meta: String::new(),
+        settings,
+        fields: vec![
+            ("directoryId", json!(directory.1)),
+            ("subscriptionId", json!(subscription.1)),
+            ("applicationId", json!(application.1)),
+        ],
+        key: subscription.0.clone(),
+        regions: None,
+        secret: Some(secret.to_string()),
+        stored: vec![
+            ("directoryId", directory.0.clone()),
+            ("subscriptionId", subscription.0.clone()),
+            ("applicationId", application.0.clone()),
+        ],
+    }
 }
 
 pub fn gcp() -> impl Strategy<Value = Conn> {
@@ -630,6 +651,19 @@ pub fn world() -> impl Strategy<Value = World> {
 /// properties guard everything else. Each gate names its finding and its
 /// regression test; delete the gate when that test passes.
 pub fn without_known_findings(mut world: World) -> World {
+    // Finding 14 (`group_member_with_apps_left_out_is_held_back_not_fatal`).
+    if KNOWN_FINDINGS.member_apps_left_out {
+        let members: Vec<usize> = world.group.iter().flat_map(|(_, m, _)| m.clone()).collect();
+        for i in members {
+            world.connectors[i].settings.apps.get_or_insert_with(|| {
+                vec![App {
+                    name: "CSA",
+                    identifier: None,
+                    tag_id: None,
+                }]
+            });
+        }
+    }
     // Finding 12 (`an_org_connector_without_apps_is_refused_or_converges`).
     if KNOWN_FINDINGS.org_without_apps
         && let Some(org) = &mut world.org
@@ -651,8 +685,10 @@ pub fn without_known_findings(mut world: World) -> World {
 
 /// Which known findings the generators steer around (see `without_known_findings`).
 pub struct Known {
-    /// Finding 9: adopting clears a description the manifest does not set.
-    pub unset_description_cleared: bool,
+    /// Finding 13: an Azure app identifier stated as the application id.
+    pub identifier_is_application: bool,
+    /// Finding 14: a group member whose manifest leaves `apps` out.
+    pub member_apps_left_out: bool,
     /// Finding 10: a read without the apps' `tagId` (Q-COL-4) plans adding it.
     pub app_tags_absent: bool,
     /// Finding 11: a group name with leading/trailing blanks never converges.
@@ -662,7 +698,8 @@ pub struct Known {
 }
 
 pub const KNOWN_FINDINGS: Known = Known {
-    unset_description_cleared: true,
+    identifier_is_application: true,
+    member_apps_left_out: true,
     app_tags_absent: true,
     group_name_blanks: true,
     org_without_apps: true,
