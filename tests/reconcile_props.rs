@@ -96,10 +96,13 @@ fn out_of_band_edits_are_detected_and_repaired() {
         let mut edited = Vec::new();
         for e in &edits {
             if let Some((conn, reference, id)) = world.target(&env, e.target) {
+                if !e.applies_to(conn) {
+                    continue;
+                }
                 env.sim
                     .edit_connector(&tenant, id, e.body.clone())
                     .map_err(|err| format!("edit {reference}: {err}"))?;
-                edited.push((reference, e.clone(), e.managed_by(conn)));
+                edited.push((reference, e.clone(), e.expectation(conn)));
             }
         }
         // Azure reports a new subscription: an org that creates connectors
@@ -116,9 +119,37 @@ fn out_of_band_edits_are_detected_and_repaired() {
         }
         let plan = env.plan().await;
         world.check_plan("plan after edits", &plan)?;
-        for (reference, e, managed) in &edited {
-            if *managed && !plan.objects.iter().any(|o| &o.object == reference && !o.is_noop()) {
-                return Err(format!("{reference}: edit {} not detected:\n{}", e.body, plan.render()));
+        // The last edit of a field decides what Qualys holds.
+        let mut last = std::collections::BTreeMap::new();
+        for (reference, e, expected) in &edited {
+            last.insert((reference.clone(), e.path()), *expected);
+        }
+        for ((reference, path), expected) in last {
+            let changes: Vec<&str> = plan
+                .objects
+                .iter()
+                .filter(|o| o.object == reference)
+                .flat_map(|o| &o.actions)
+                .flat_map(|a| match a {
+                    Action::Update { changes, .. } => changes.iter().map(|c| c.path.as_str()).collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let touched = changes.iter().any(|c| *c == path || c.starts_with(&format!("{path}.")));
+            match expected {
+                Some(true) if !touched => {
+                    return Err(format!(
+                        "{reference}: a UI edit of {path} (managed) is not detected:\n{}",
+                        plan.render()
+                    ));
+                }
+                Some(false) if touched => {
+                    return Err(format!(
+                        "{reference}: a UI edit of {path}, which the manifest leaves out, is reverted:\n{}",
+                        plan.render()
+                    ));
+                }
+                _ => {}
             }
         }
         failures(&env.try_apply().await.map_err(|e| format!("apply after edits: {e}"))?)?;

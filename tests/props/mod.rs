@@ -1048,24 +1048,66 @@ pub struct Edit {
 }
 
 impl Edit {
-    /// Whether the manifest of `c` manages the edited field: the CRD gives
-    /// run frequency, disabled and remediation defaults, so they are always
-    /// desired; a name only when the manifest sets one.
-    pub fn managed_by(&self, c: &Conn) -> bool {
+    /// What the plan must do about this edit of `c`, per docs/field-ownership.md:
+    /// `Some(true)` show drift (the manifest manages the field: set, or a
+    /// default applies), `Some(false)` leave the field alone (not managed
+    /// when absent), `None` no expectation (the edit left the desired value).
+    pub fn expectation(&self, c: &Conn) -> Option<bool> {
         let s = &c.settings;
-        if self.body.get("name").is_some() {
-            return s.name.is_some();
+        let b = &self.body;
+        if b.get("name").is_some() {
+            return Some(true);
         }
-        if let Some(n) = self.body.get("runFrequency") {
-            return Some(n.as_i64().unwrap_or_default()) != Some(s.run_frequency.unwrap_or(240));
+        if let Some(n) = b.get("runFrequency") {
+            return (n.as_i64() != Some(s.run_frequency.unwrap_or(240))).then_some(true);
         }
-        if self.body.get("disabled").is_some() {
-            return !s.disabled.unwrap_or(false);
+        if b.get("disabled").is_some() {
+            return (!s.disabled.unwrap_or(false)).then_some(true);
         }
-        if self.body.get("isRemediationEnabled").is_some() {
-            return !s.remediation.unwrap_or(false);
+        if b.get("isRemediationEnabled").is_some() {
+            return (!s.remediation.unwrap_or(false)).then_some(true);
         }
-        false
+        if b.get("description").is_some() {
+            return Some(s.description.is_some());
+        }
+        if b.get("defaultTags").is_some() {
+            return Some(s.tags.is_some());
+        }
+        if b.get("activation").is_some() {
+            return match &s.activation {
+                None => Some(false),
+                Some(a) if a.as_slice() == ["PC"] => None,
+                Some(_) => Some(true),
+            };
+        }
+        None
+    }
+
+    /// The spec path the edited Qualys field maps to.
+    pub fn path(&self) -> &'static str {
+        let b = &self.body;
+        if b.get("description").is_some() {
+            "spec.description"
+        } else if b.get("defaultTags").is_some() {
+            "spec.defaultTagIds"
+        } else if b.get("activation").is_some() {
+            "spec.activation"
+        } else if b.get("name").is_some() {
+            "spec.name"
+        } else if b.get("runFrequency").is_some() {
+            "spec.runFrequencyMinutes"
+        } else if b.get("disabled").is_some() {
+            "spec.disabled"
+        } else {
+            "spec.remediationEnabled"
+        }
+    }
+
+    /// Qualys documents no default tags for GCP and no activation for GCP/OCI.
+    pub fn applies_to(&self, c: &Conn) -> bool {
+        let b = &self.body;
+        !(b.get("defaultTags").is_some() && c.cloud == Cloud::Gcp
+            || b.get("activation").is_some() && matches!(c.cloud, Cloud::Gcp | Cloud::Oci))
     }
 }
 
@@ -1075,6 +1117,9 @@ pub fn edit() -> impl Strategy<Value = Edit> {
         Just(json!({"disabled": true})),
         Just(json!({"isRemediationEnabled": true})),
         "[a-z]{1,12}".prop_map(|s| json!({"name": format!("renamed in the UI {s}")})),
+        "[a-z]{1,12}".prop_map(|s| json!({"description": format!("edited in the UI {s}")})),
+        Just(json!({"defaultTags": {"set": {"TagSimple": [{"id": 999_999_999}]}}})),
+        Just(json!({"activation": {"set": {"ActivationModule": ["PC"]}}})),
     ];
     (any::<prop::sample::Index>(), body).prop_map(|(target, body)| Edit { target, body })
 }
