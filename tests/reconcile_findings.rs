@@ -77,14 +77,7 @@ spec:
 async fn group_member_without_cloudview_app_is_held_back_not_fatal() {
     let mut docs = example_documents();
     doc_mut(&mut docs, "AzureConnector", "azure-prod")["spec"]["apps"] = json!([{"name": "AI"}]);
-    let mut env = Env::new(docs).await;
-    let results = env.try_apply().await.unwrap_or_else(|e| panic!("apply: {e}"));
-    let group = applied(&results, GROUP);
-    assert!(
-        group.failure.is_none(),
-        "the group failed: {:?}",
-        group.failure.as_ref().map(ToString::to_string)
-    );
+    let env = group_applies(docs).await;
     let groups = env.world()["groups"].to_string();
     assert!(
         groups.contains("analytics-prod-42"),
@@ -144,20 +137,7 @@ async fn adopting_keeps_a_description_the_manifest_does_not_set() {
 async fn a_group_name_with_a_trailing_blank_converges_or_is_rejected() {
     let mut docs = example_documents();
     doc_mut(&mut docs, "ConnectorGroup", "platform-team")["spec"]["name"] = json!("Platform team ");
-    let ws = match qualys_operator::cli::workspace::Workspace::from_documents(docs) {
-        Err(e) => {
-            assert!(
-                e.to_string().contains("spec.name"),
-                "refused, but without naming the field: {e}"
-            );
-            return;
-        }
-        Ok(ws) => ws,
-    };
-    let sim = start_sim().await;
-    seed_legacy(&sim);
-    let mut env = Env::on(sim, ws);
-    env.converge().await;
+    refused_naming_or_converges(docs, "spec.name").await;
 }
 
 /// Finding 12: Qualys requires `connectorAppInfos` on an organization
@@ -171,20 +151,7 @@ async fn an_org_connector_without_apps_is_refused_or_converges() {
     doc_mut(&mut docs, "AzureOrgConnector", "contoso")["spec"]
         .as_object_mut()
         .map(|s| s.remove("apps"));
-    let ws = match qualys_operator::cli::workspace::Workspace::from_documents(docs) {
-        Err(e) => {
-            assert!(
-                e.to_string().contains("spec.apps"),
-                "refused, but without naming the field: {e}"
-            );
-            return;
-        }
-        Ok(ws) => ws,
-    };
-    let sim = start_sim().await;
-    seed_legacy(&sim);
-    let mut env = Env::on(sim, ws);
-    env.converge().await;
+    refused_naming_or_converges(docs, "spec.apps").await;
 }
 
 /// Finding 13: Qualys reads show an Azure app's identifier as the application
@@ -221,6 +188,31 @@ async fn group_member_with_apps_left_out_is_held_back_not_fatal() {
     doc_mut(&mut docs, "AzureConnector", "azure-prod")["spec"]
         .as_object_mut()
         .map(|s| s.remove("apps"));
+    let env = group_applies(docs).await;
+    let plan = env.plan().await;
+    assert!(!plan.has_conflicts(), "{}", plan.render());
+}
+
+/// Bad input is either refused with an error naming `field`, or it works.
+async fn refused_naming_or_converges(docs: Vec<qualys_operator::manifest::Document>, field: &str) {
+    let ws = match qualys_operator::cli::workspace::Workspace::from_documents(docs) {
+        Err(e) => {
+            assert!(
+                e.to_string().contains(field),
+                "refused, but without naming {field}: {e}"
+            );
+            return;
+        }
+        Ok(ws) => ws,
+    };
+    let sim = start_sim().await;
+    seed_legacy(&sim);
+    let mut env = Env::on(sim, ws);
+    env.converge().await;
+}
+
+/// Applies `docs` on a seeded simulator and insists the group did not fail.
+async fn group_applies(docs: Vec<qualys_operator::manifest::Document>) -> Env {
     let mut env = Env::new(docs).await;
     let results = env.try_apply().await.unwrap_or_else(|e| panic!("apply: {e}"));
     let group = applied(&results, GROUP);
@@ -229,6 +221,5 @@ async fn group_member_with_apps_left_out_is_held_back_not_fatal() {
         "the group failed: {:?}",
         group.failure.as_ref().map(ToString::to_string)
     );
-    let plan = env.plan().await;
-    assert!(!plan.has_conflicts(), "{}", plan.render());
+    env
 }

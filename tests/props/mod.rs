@@ -1128,18 +1128,7 @@ pub fn edit() -> impl Strategy<Value = Edit> {
 
 /// Every failed action, as an error.
 pub fn failures(results: &[(ObjectPlan, Applied)]) -> Result<(), String> {
-    let failed: Vec<String> = results
-        .iter()
-        .filter(|(p, a)| a.failure.is_some() || p.actions.iter().any(|x| matches!(x, Action::Conflict { .. })))
-        .map(|(p, a)| {
-            format!(
-                "{}: {:?} {:?}",
-                p.object,
-                a.failure.as_ref().map(ToString::to_string),
-                p.actions
-            )
-        })
-        .collect();
+    let failed = super::support::problems(results);
     if failed.is_empty() {
         Ok(())
     } else {
