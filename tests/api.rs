@@ -234,3 +234,97 @@ fn unknown_kind_and_wrong_api_version_are_named() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert_eq!(errors[0].path, "apiVersion");
 }
+
+/// How the schema guarantees a field Qualys requires.
+#[derive(Debug, Clone, Copy)]
+enum Guarantee {
+    /// In `required`, and not empty (a list needs `minItems >= 1`).
+    Required,
+    /// The schema has a `default`.
+    Defaulted,
+    /// Optional; the operator sends `metadata.name` (which the API server requires).
+    FromMetadataName,
+}
+
+/// Every field the Qualys API reference marks mandatory, with the spec field
+/// that carries it. Sources: azure-org-connector.md "OrgConnectorRequest"
+/// (Mandatory column: create and edit), connector-group.md "Group" (`name`,
+/// "Ensure that the name is unique"). The connector (QPS) and global scan
+/// pages state no mandatory fields.
+const MANDATORY: &[(&str, &str, &str, Guarantee)] = &[
+    ("AzureOrgConnector", "name", "name", Guarantee::FromMetadataName),
+    ("AzureOrgConnector", "tenantId", "tenantId", Guarantee::Required),
+    ("AzureOrgConnector", "tenantName", "tenantName", Guarantee::Required),
+    (
+        "AzureOrgConnector",
+        "applicationId",
+        "applicationId",
+        Guarantee::Required,
+    ),
+    (
+        "AzureOrgConnector",
+        "secretValue",
+        "secretValueSecretRef",
+        Guarantee::Required,
+    ),
+    (
+        "AzureOrgConnector",
+        "connectorPrefixName",
+        "connectorPrefixName",
+        Guarantee::Required,
+    ),
+    ("AzureOrgConnector", "connectorAppInfos", "apps", Guarantee::Required),
+    (
+        "AzureOrgConnector",
+        "orgRunFrequency",
+        "orgRunFrequencyMinutes",
+        Guarantee::Defaulted,
+    ),
+    (
+        "AzureOrgConnector",
+        "connectorRunFrequency",
+        "memberRunFrequencyMinutes",
+        Guarantee::Defaulted,
+    ),
+    ("ConnectorGroup", "name", "name", Guarantee::FromMetadataName),
+];
+
+#[test]
+fn every_field_qualys_documents_as_mandatory_is_required_or_defaulted() {
+    let mut failures = Vec::new();
+    for (kind, qualys, field, guarantee) in MANDATORY {
+        let crd = definitions::all()
+            .into_iter()
+            .find(|c| c.spec.names.kind == *kind)
+            .unwrap_or_else(|| panic!("no CRD {kind}"));
+        let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema");
+        let spec = &schema["openAPIV3Schema"]["properties"]["spec"];
+        let property = &spec["properties"][field];
+        let required = spec["required"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|f| f == field));
+        let ok = !property.is_null()
+            && match guarantee {
+                Guarantee::Required => {
+                    let non_empty = match property["type"].as_str() {
+                        Some("array") => property["minItems"].as_u64().is_some_and(|n| n >= 1),
+                        Some("string") => {
+                            property["minLength"].as_u64().is_some_and(|n| n >= 1) || property["pattern"].is_string()
+                        }
+                        _ => true,
+                    };
+                    required && non_empty
+                }
+                Guarantee::Defaulted => !property["default"].is_null(),
+                Guarantee::FromMetadataName => property["description"]
+                    .as_str()
+                    .is_some_and(|d| d.contains("defaults to metadata.name")),
+            };
+        if !ok {
+            failures.push(format!(
+                "{kind} spec.{field} (Qualys {qualys}) is not {guarantee:?}: {property}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -141,6 +141,9 @@ async fn plan_apply_plan_with_exit_codes_and_json() {
         first.all()
     );
     assert!(!cli.state.exists(), "plan must not write the state file");
+    // The org's member is not created yet: named, not shown as an internal placeholder.
+    assert!(!first.stdout.contains("pending:"), "{}", first.all());
+    assert!(first.stdout.contains("azure-prod (not created yet)"), "{}", first.all());
     assert!(
         !first.stdout.contains("sha256"),
         "a secret hash is printed:\n{}",
@@ -227,6 +230,13 @@ async fn credentials_come_from_the_environment_when_no_secret_holds_them() {
     let missing = run(base.clone(), Vec::new()).await;
     assert_eq!(missing.code, 1, "{}", missing.all());
     assert!(missing.stderr.contains("QUALYS_USERNAME"), "{}", missing.all());
+    assert!(
+        missing
+            .stderr
+            .contains("QualysAccount default reads it from Secret qualys-credentials key \"username\""),
+        "the Secret and key are named:\n{}",
+        missing.all()
+    );
     let creds = vec![
         ("QUALYS_USERNAME", "demo".to_string()),
         ("QUALYS_PASSWORD", "demo".to_string()),
@@ -345,4 +355,461 @@ async fn the_json_plan_shows_no_secret_hash() {
     assert_eq!(r.code, 2, "{}", r.all());
     let v: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert!(!r.stdout.contains("sha256"), "{v:#}");
+}
+
+// ---- Issue 13: safe to point anywhere ----
+
+/// A TCP listener that accepts connections and never answers: it counts them.
+/// Stands in for a production host that must stay silent, or for a hung Qualys.
+struct Silent {
+    url: String,
+    accepted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Silent {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        Self {
+            url: format!("http://{addr}"),
+            accepted,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Requests the simulator saw per API family.
+fn per_family(sim: &SimHandle) -> [u64; 3] {
+    [
+        sim.count("*", "/qps/*"),
+        sim.count("*", "/auth") + sim.count("*", "/connectors/*"),
+        sim.count("*", "/cloudview-api/*"),
+    ]
+}
+
+/// The account names a platform (as a real one does); `--qualys-url` alone
+/// must still send every family, and the credentials, to that URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qualys_url_alone_sends_every_family_there_and_nothing_to_the_platform() {
+    let cli = Cli::new(true).await;
+    let silent = Silent::start().await;
+    // The account as a user writes it: a platform, no URLs.
+    let account = std::fs::read_dir(cli.manifests())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .contains("\"QualysAccount\"")
+        })
+        .unwrap_or_else(|| panic!("no account file"));
+    let mut doc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&account).unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"));
+    doc["spec"] = json!({"platform": "US2", "credentialsSecretRef": {"name": "qualys-credentials"}});
+    std::fs::write(&account, doc.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    let url = cli.sim.base_url();
+    let stand_in = vec![("QUALYS_OPERATOR_TEST_PLATFORM_URL", silent.url.clone())];
+    let command = |command: &str, extra: &[&str]| {
+        let mut a = args(&[
+            command,
+            "-f",
+            &cli.manifests(),
+            "--state",
+            &cli.state.display().to_string(),
+            "--qualys-url",
+            &url,
+        ]);
+        a.extend(args(extra));
+        a
+    };
+
+    let plan = run(command("plan", &[]), stand_in.clone()).await;
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert_eq!(
+        silent.accepted(),
+        0,
+        "the platform's host was contacted:\n{}",
+        plan.all()
+    );
+    let [qps, gateway, cloudview] = per_family(&cli.sim);
+    assert!(qps > 0 && gateway > 0 && cloudview > 0, "{qps} {gateway} {cloudview}");
+    // The endpoints come first, each with its source.
+    let head: Vec<&str> = plan.stdout.lines().take(4).collect();
+    assert_eq!(head[0], "Endpoints:", "{}", plan.all());
+    for (line, family) in head[1..].iter().zip(["QPS", "gateway", "CloudView"]) {
+        assert!(line.trim_start().starts_with(family), "{line}");
+        assert!(
+            line.contains(&url) && line.contains("(--qualys-url / QUALYS_URL)"),
+            "{line}"
+        );
+    }
+
+    let json_plan = run(command("plan", &["-o", "json"]), stand_in.clone()).await;
+    let v: Value = serde_json::from_str(&json_plan.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", json_plan.all()));
+    for family in ["qps", "gateway", "cloudview"] {
+        assert_eq!(v["endpoints"][family]["url"], json!(url), "{v}");
+        assert_eq!(
+            v["endpoints"][family]["source"],
+            json!("--qualys-url / QUALYS_URL"),
+            "{v}"
+        );
+    }
+
+    cli.sim.reset_counters();
+    let apply = run(command("apply", &[]), stand_in.clone()).await;
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    let [qps, gateway, cloudview] = per_family(&cli.sim);
+    assert!(qps > 0 && gateway > 0 && cloudview > 0, "{qps} {gateway} {cloudview}");
+    assert!(
+        cli.sim.count("POST", "/connectors/v1.0/org/azure*") > 0,
+        "the org connector was created here"
+    );
+    assert_eq!(
+        silent.accepted(),
+        0,
+        "apply contacted the platform's host:\n{}",
+        apply.all()
+    );
+
+    // Without --qualys-url the table (here the stand-in) is used, and shown as such.
+    let table = run(
+        args(&[
+            "plan",
+            "-f",
+            &cli.manifests(),
+            "--state",
+            &cli.state.display().to_string(),
+            "--request-timeout",
+            "1s",
+            "--timeout",
+            "2s",
+        ]),
+        stand_in,
+    )
+    .await;
+    assert_eq!(table.code, 1, "{}", table.all());
+    assert!(
+        table
+            .stdout
+            .contains("QualysAccount default spec.platform US2 (replaced by QUALYS_OPERATOR_TEST_PLATFORM_URL)"),
+        "{}",
+        table.all()
+    );
+    assert!(silent.accepted() > 0, "the stand-in is what the table resolves to");
+}
+
+/// A local QPS URL with the gateway left to a public platform is refused
+/// before any request, unless the flag says it is intended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_private_and_public_endpoints_are_refused_unless_allowed() {
+    let cli = Cli::new(true).await;
+    let silent = Silent::start().await;
+    let base = args(&[
+        "plan",
+        "-f",
+        &cli.manifests(),
+        "--state",
+        &cli.state.display().to_string(),
+        "--gateway-url",
+        "https://gateway.qg2.apps.qualys.com",
+        "--qualys-url",
+        &silent.url,
+    ]);
+    let refused = run(base.clone(), Vec::new()).await;
+    assert_eq!(refused.code, 1, "{}", refused.all());
+    for part in [
+        &format!("QPS {}", silent.url),
+        "gateway https://gateway.qg2.apps.qualys.com",
+        "--allow-mixed-endpoints",
+    ] {
+        assert!(refused.stderr.contains(part), "{part}:\n{}", refused.all());
+    }
+    assert_eq!(silent.accepted(), 0, "nothing may be sent before the refusal");
+    let mut allowed = base;
+    allowed.extend(args(&["--allow-mixed-endpoints", "--timeout", "1s"]));
+    let r = run(allowed, Vec::new()).await;
+    assert!(!r.stderr.contains("--allow-mixed-endpoints"), "{}", r.all());
+    assert!(silent.accepted() > 0, "allowed: the run goes ahead:\n{}", r.all());
+}
+
+/// Each file of examples/invalid/cli is refused by `plan` (exit 1) with the
+/// message of its `# expect:` line, before any request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_cli_invalid_example_exits_1_with_its_message() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/invalid/cli");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 10, "{files:?}");
+    let state = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let expect = text
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# expect: "))
+            .unwrap_or_else(|| panic!("{}: no `# expect:` first line", file.display()));
+        let r = run(
+            args(&[
+                "plan",
+                "-f",
+                &file.display().to_string(),
+                "--state",
+                &state.path().join("s.json").display().to_string(),
+            ]),
+            vec![("QUALYS_USERNAME", "u".into()), ("QUALYS_PASSWORD", "p".into())],
+        )
+        .await;
+        if r.code != 1 || !r.stderr.contains(expect) {
+            failures.push(format!(
+                "{}: expected exit 1 and {expect:?}:\n{}",
+                file.display(),
+                r.all()
+            ));
+        }
+        if expect.starts_with("kind:") || expect.contains("duplicate") || expect.contains("out of range") {
+            let named = format!("{}#1 ", file.display());
+            if !r.stderr.contains(&named) {
+                failures.push(format!("{}: the file is not named:\n{}", file.display(), r.all()));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Qualys accepts the connection and never answers: `plan` gives up within
+/// the limit, naming the endpoint, and says on stderr what it is waiting for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_server_fails_plan_within_the_limit_naming_the_endpoint() {
+    let hung = Silent::start().await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("gcp.yaml"),
+        include_str!("../examples/gcp-connector.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(
+        dir.path().join("secrets.yaml"),
+        include_str!("../examples/01-secrets.yaml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let creds = vec![
+        ("QUALYS_USERNAME", "u".to_string()),
+        ("QUALYS_PASSWORD", "p".to_string()),
+    ];
+    let plan = |extra: &[&str]| {
+        let mut a = args(&[
+            "plan",
+            "-f",
+            &dir.path().display().to_string(),
+            "--state",
+            &dir.path().join("s.json").display().to_string(),
+            "--qualys-url",
+            &hung.url,
+        ]);
+        a.extend(args(extra));
+        a
+    };
+
+    let error = |r: &Run| {
+        r.stderr
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    // The whole-command limit.
+    let started = std::time::Instant::now();
+    let r = run(plan(&["--timeout", "3s"]), creds.clone()).await;
+    let took = started.elapsed();
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(took < std::time::Duration::from_secs(3 + 5), "took {took:?}");
+    assert!(
+        error(&r).contains("--timeout") && error(&r).contains(&hung.url),
+        "{}",
+        r.all()
+    );
+
+    // The per-request limit: retried (shown on stderr), then given up.
+    let started = std::time::Instant::now();
+    let r = run(plan(&["--request-timeout", "1s"]), creds).await;
+    let took = started.elapsed();
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(took < std::time::Duration::from_secs(4 + 4 + 5), "took {took:?}");
+    assert!(error(&r).contains(&hung.url), "the endpoint is named:\n{}", r.all());
+    assert!(
+        r.stderr.contains("... retrying QPS"),
+        "progress on stderr:\n{}",
+        r.all()
+    );
+    assert!(r.stdout.starts_with("Endpoints:"), "{}", r.all());
+}
+
+/// The defaults fail a hung plan in under 90 s: 4 attempts of one request
+/// timeout plus the backoff between them.
+#[test]
+fn the_default_limits_fail_a_hung_plan_in_under_90_seconds() {
+    use clap::Parser;
+    let cli = qualys_operator::cli::Cli::try_parse_from(["qualys-operator", "plan", "-f", "x"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let qualys_operator::cli::Command::Plan(args) = cli.command else {
+        panic!("not plan")
+    };
+    let timeouts = args.account_options().timeouts.unwrap_or_default();
+    let attempts = timeouts.max_retries + 1;
+    let backoff: std::time::Duration = (1..attempts).map(|r| timeouts.retry_base * 2u32.pow(r - 1)).sum();
+    let worst = timeouts.request * attempts + backoff;
+    assert!(worst < std::time::Duration::from_secs(90), "{worst:?}");
+    assert!(
+        timeouts.connect <= std::time::Duration::from_secs(5),
+        "{:?}",
+        timeouts.connect
+    );
+}
+
+/// A state file that cannot be written stops `apply` before it writes to Qualys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_state_file_stops_apply_before_any_qualys_write() {
+    let cli = Cli::new(true).await;
+    // Below a regular file nothing can be created, even as root.
+    let blocker = cli.dir.path().join("not-a-dir");
+    std::fs::write(&blocker, "x").unwrap_or_else(|e| panic!("{e}"));
+    let state = blocker.join("state.json");
+    let r = run(
+        args(&["apply", "-f", &cli.manifests(), "--state", &state.display().to_string()]),
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains(&state.display().to_string()), "{}", r.all());
+    // Checked before the first request, so not even a read was made.
+    assert_eq!(cli.sim.count("*", "*"), 0, "{:?}", cli.sim.counters());
+    assert!(
+        cli.sim.state().to_string().contains("legacy"),
+        "the seeded connector is untouched"
+    );
+}
+
+/// Saving the state fails mid-apply: nothing more is written to Qualys, and
+/// what was done comes back with the error (the CLI prints it, then exits 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_state_save_stops_writing_and_returns_what_was_done() {
+    let mut env = Env::examples().await;
+    let snap = env.observe().await;
+    let mut saves = 0;
+    let run = env
+        .ws
+        .apply_saving(
+            &env.client,
+            &snap,
+            &mut env.state,
+            &env.account,
+            &mut |_: &qualys_operator::cli::state::State| {
+                saves += 1;
+                if saves < 2 {
+                    Ok(())
+                } else {
+                    Err(qualys_operator::cli::state::StateError::Io {
+                        path: "state.json".into(),
+                        message: "disk full".into(),
+                    })
+                }
+            },
+        )
+        .await;
+    assert_eq!(run.results.len(), 2, "{:?}", run.results);
+    assert!(run.save_error.is_some());
+    let created: usize = ["AWS", "AZURE", "GCP", "OCI"]
+        .iter()
+        .map(|cloud| env.connectors_of(cloud).len())
+        .sum();
+    // The seeded legacy AWS connector plus the two objects applied.
+    assert_eq!(created, 3, "writes after the failed save:\n{:#}", env.world());
+    let shown = qualys_operator::cli::workspace::CliError::StateNotSaved {
+        done: run.results.len(),
+        source: run.save_error.unwrap_or_else(|| panic!("no error")),
+    }
+    .to_string();
+    assert!(
+        shown.contains("disk full") && shown.contains("the 2 object(s) above"),
+        "{shown}"
+    );
+}
+
+/// Throttled by Qualys: the wait and its reason appear on stderr as it
+/// happens, and a call held back by the paused budget says so after 5 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_waits_are_shown_with_their_reason() {
+    let cli = Cli::new(true).await;
+    let mut rule = FaultRule::new(
+        "*/search/am/*",
+        FaultAction::Status {
+            status: 429,
+            body: Some("This API cannot be run again for another 6 seconds.".into()),
+        },
+    );
+    rule.times = Some(1);
+    cli.sim.add_fault(rule);
+    let r = cli.cmd("plan", &[]).await;
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stderr.contains("... rate-limited by Qualys on QPS") && r.stderr.contains("run again for another 6 seconds"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stderr.contains("... waiting for the QPS rate budget") && r.stderr.contains("Qualys asked to wait"),
+        "{}",
+        r.all()
+    );
+}
+
+/// `--help` and the README state the endpoint rule in the order the resolver
+/// applies it (the unit tests of `qualys::platform` pin that order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_and_readme_state_the_endpoint_rule() {
+    for command in ["plan", "apply"] {
+        let help = run(args(&[command, "--help"]), Vec::new()).await;
+        let text = help.stdout.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            text.contains(
+                "first match wins: the family's own flag (--gateway-url, --cloudview-url); --qualys-url; \
+                 the QualysAccount's apiUrl, gatewayUrl, cloudviewUrl; its platform; for CloudView, the QPS URL"
+            ) && text.contains("--allow-mixed-endpoints"),
+            "{command} --help:\n{}",
+            help.all()
+        );
+    }
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let order = [
+        "1. the family's own flag",
+        "2. `--qualys-url`",
+        "3. the QualysAccount's",
+        "4. the QualysAccount's `platform`",
+        "5. for CloudView only: the QPS URL",
+    ];
+    let positions: Vec<Option<usize>> = order.iter().map(|s| readme.find(s)).collect();
+    assert!(
+        positions.iter().all(Option::is_some) && positions.windows(2).all(|w| w[0] < w[1]),
+        "README Endpoints rule: {positions:?}"
+    );
 }

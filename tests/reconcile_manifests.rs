@@ -11,7 +11,6 @@ use serde_json::json;
 use support::*;
 
 use qualys_operator::cli::workspace::{CliError, Workspace};
-use qualys_operator::reconcile::plan::Action;
 
 fn invalid_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/invalid")
@@ -175,74 +174,97 @@ fn without_secret(name: &str) -> Vec<qualys_operator::manifest::Document> {
         .collect()
 }
 
-/// A missing Secret: the object's plan is a conflict naming the field and the
-/// Secret; the other objects are planned; apply creates nothing for it.
-#[tokio::test]
-async fn a_missing_secret_is_a_conflict_naming_the_field_and_the_secret() {
-    let mut env = Env::new(without_secret("azure-prod-app")).await;
-    let plan = env.plan().await;
-    let reasons = conflicts(object(&plan, AZURE));
-    assert_eq!(reasons.len(), 1, "{}", plan.render());
-    for part in [
-        "spec.authenticationKeySecretRef",
-        "default/azure-prod-app",
-        "clientSecret",
-    ] {
-        assert!(reasons[0].contains(part), "{part} not in {:?}", reasons[0]);
-    }
-    assert!(
-        plan.render().contains("spec.authenticationKeySecretRef"),
-        "{}",
-        plan.render()
-    );
-    assert!(plan.has_conflicts());
-    for other in [AWS, GCP, OCI, GROUP, SCAN] {
-        assert!(
-            matches!(object(&plan, other).actions.first(), Some(Action::Create { .. })),
-            "{other}:\n{}",
-            plan.render()
-        );
-    }
-    let results = env.try_apply().await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        results
-            .iter()
-            .any(|(p, _)| p.object == AZURE && !conflicts(p).is_empty())
-    );
-    assert!(
-        env.connectors_of("AZURE").is_empty(),
-        "nothing may be created without its secret"
-    );
-    assert_eq!(env.connectors_of("GCP").len(), 1, "the others are applied");
-}
-
-/// The same for each kind with a secret, and for a missing key in an existing Secret.
-#[tokio::test]
-async fn each_kind_names_its_missing_secret() {
+/// A missing Secret, or a missing key in one, is a plan error (exit 1) naming
+/// the object, the field, the Secret and the key: not a change to show.
+#[test]
+fn a_missing_secret_or_key_is_an_error_naming_field_secret_and_key() {
     let cases = [
-        ("gcp-analytics-key", GCP, "spec.serviceAccountKeySecretRef"),
-        ("oci-api-key", OCI, "spec.privateKeySecretRef"),
-        ("azure-org-app", ORG, "spec.secretValueSecretRef"),
+        (
+            "azure-prod-app",
+            "AzureConnector/azure-prod",
+            "spec.authenticationKeySecretRef",
+            "clientSecret",
+        ),
+        (
+            "gcp-analytics-key",
+            "GcpConnector/gcp-analytics",
+            "spec.serviceAccountKeySecretRef",
+            "key.json",
+        ),
+        (
+            "oci-api-key",
+            "OciConnector/oci-finance",
+            "spec.privateKeySecretRef",
+            "private.pem",
+        ),
+        (
+            "azure-org-app",
+            "AzureOrgConnector/contoso",
+            "spec.secretValueSecretRef",
+            "clientSecret",
+        ),
     ];
-    let sim = start_sim().await;
-    for (secret, reference, field) in cases {
-        let env = Env::on(start_sim().await, workspace(without_secret(secret)));
-        let plan = env.plan().await;
-        let reasons = conflicts(object(&plan, reference));
-        assert!(
-            reasons.len() == 1 && reasons[0].contains(field) && reasons[0].contains(secret),
-            "{reference}: {reasons:?}"
-        );
+    for (secret, object, field, key) in cases {
+        let lines = invalid_errors(Workspace::from_documents(without_secret(secret)));
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        for part in [object, field, &format!("Secret default/{secret}"), key] {
+            assert!(lines[0].contains(part), "{part} not in {:?}", lines[0]);
+        }
     }
     let mut docs = example_documents();
     doc_mut(&mut docs, "OciConnector", "oci-finance")["spec"]["privateKeySecretRef"]["key"] = json!("wrong.pem");
-    let env = Env::on(sim, workspace(docs));
-    let plan = env.plan().await;
-    let reasons = conflicts(object(&plan, OCI));
+    let lines = invalid_errors(Workspace::from_documents(docs));
     assert!(
-        reasons.len() == 1 && reasons[0].contains("wrong.pem") && reasons[0].contains("oci-api-key"),
-        "{reasons:?}"
+        lines.len() == 1 && lines[0].contains("has no key \"wrong.pem\"") && lines[0].contains("oci-api-key"),
+        "{lines:?}"
     );
+}
+
+/// "defined twice" names both places, so the duplicate can be found.
+#[test]
+fn an_object_defined_twice_names_both_files() {
+    let gcp = include_str!("../examples/gcp-connector.yaml");
+    let mut docs = example_documents();
+    docs.extend(documents("team/copy.yaml", gcp));
+    let lines = invalid_errors(Workspace::from_documents(docs));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("GcpConnector/default/gcp-analytics: defined twice: examples/gcp-connector.yaml#1")
+            && lines[0].contains("and team/copy.yaml#1"),
+        "{lines:?}"
+    );
+}
+
+/// Strict like kubectl: other groups are listed (not dropped silently), our
+/// group's unknown kinds are errors, and a set without our objects is refused.
+#[test]
+fn other_groups_are_listed_and_no_objects_of_ours_is_an_error() {
+    let mut docs = example_documents();
+    docs.extend(documents(
+        "extra.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\napiVersion: example.com/v1\nkind: AwsConnector2\nmetadata: {name: x}\n",
+    ));
+    let ws = Workspace::from_documents(docs).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        ws.ignored_note().as_deref(),
+        Some(
+            "note: ignored 2 object(s) not of qualys-operator.io: v1 ConfigMap/c (extra.yaml#1), \
+             example.com/v1 AwsConnector2/x (extra.yaml#2)"
+        )
+    );
+    let only_account: Vec<_> = example_documents()
+        .into_iter()
+        .filter(|d| matches!(d.kind(), "QualysAccount" | "Secret"))
+        .collect();
+    match Workspace::from_documents(only_account) {
+        Err(CliError::NoObjects(m)) => assert!(m.contains("is a qualys-operator.io object to manage"), "{m}"),
+        other => panic!("{:?}", other.map(|w| w.objects.len())),
+    }
+    let empty = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    match Workspace::load(&[empty.path().to_path_buf()]) {
+        Err(CliError::NoObjects(m)) => assert!(m.starts_with("no manifests in"), "{m}"),
+        other => panic!("{:?}", other.map(|w| w.objects.len())),
+    }
 }
 
 /// Secrets given as base64 `data` work like `stringData`.

@@ -285,6 +285,7 @@ impl Workload {
                 source: "generated.yaml".into(),
                 index: index + 1,
                 value: value.clone(),
+                problems: Vec::new(),
             })
             .collect()
     }

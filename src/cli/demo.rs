@@ -79,15 +79,18 @@ pub async fn run() -> Result<ExitCode, CliError> {
     println!("Qualys simulator listening on {base} (user demo, password demo)");
     let ws = example_workspace()?;
     let metrics = Metrics::new();
+    // The one endpoint rule of every command: the simulator's URL stands for
+    // all three API families, whatever the example account says.
     let options = AccountOptions {
         overrides: UrlOverrides {
-            api_url: Some(base.clone()),
-            gateway_url: Some(base.clone()),
-            cloudview_url: Some(base),
+            api_url: Some(base),
+            ..UrlOverrides::default()
         },
         ..AccountOptions::default()
     };
-    let (client, account) = ws.client(&options, metrics.clone())?;
+    let conn = ws.connect(&options, metrics.clone())?;
+    print!("{}", conn.endpoints.render());
+    let (client, account) = (conn.client, conn.state_key);
     let mut state = State::default();
     let tenant = sim
         .users()

@@ -1,7 +1,9 @@
 //! Command-line front ends. `main.rs` only parses and calls [`run`].
 
 mod demo;
+pub mod endpoints;
 mod manifests;
+mod progress;
 pub mod state;
 pub mod workspace;
 
@@ -34,10 +36,12 @@ pub enum Command {
     /// Serve the Qualys simulator (QPS, gateway and CloudView on one listener).
     Simulator(crate::simulator::SimulatorArgs),
     /// Show what applying the manifests would change in Qualys (exit 0: nothing, 2: changes, 1: error).
+    #[command(after_help = manifests::ENDPOINT_RULE)]
     Plan(ManifestArgs),
     /// Make Qualys match the manifests, then show the resulting states.
+    #[command(after_help = manifests::ENDPOINT_RULE)]
     Apply(ManifestArgs),
-    /// Run the examples against an embedded Qualys simulator.
+    /// Run the examples against an embedded Qualys simulator (every API family on its URL).
     Demo,
     /// Run the operator (in a cluster or against a kubeconfig).
     Run(crate::controller::RunArgs),

@@ -51,8 +51,51 @@ impl State {
         }
     }
 
+    /// Fails unless [`Self::save`] can work: the directory accepts a new file
+    /// and the path is not a directory or read-only. `apply` calls it before
+    /// its first write to Qualys, so an unwritable path costs nothing.
+    pub fn check_writable(path: &Path) -> Result<(), StateError> {
+        let err = |message: String| StateError::Io {
+            path: path.to_path_buf(),
+            message,
+        };
+        if path.is_dir() {
+            return Err(err("is a directory; give a file path with --state".into()));
+        }
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().readonly()
+        {
+            return Err(err("is read-only".into()));
+        }
+        let tmp = Self::temp_path(path);
+        let probe = Self::ensure_dir(path).and_then(|()| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map(drop)
+        });
+        let _ = std::fs::remove_file(&tmp);
+        probe.map_err(|e| err(format!("cannot be written: {e}")))
+    }
+
+    fn ensure_dir(path: &Path) -> std::io::Result<()> {
+        match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => std::fs::create_dir_all(dir),
+            None => Ok(()),
+        }
+    }
+
+    /// Next to the file (same file system, so the rename is atomic), unique per process.
+    fn temp_path(path: &Path) -> PathBuf {
+        let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(format!(".{}.tmp", std::process::id()));
+        path.with_file_name(name)
+    }
+
     /// Write atomically (temp file + rename) so an interrupted apply never
-    /// leaves a truncated file that would forget created ids.
+    /// leaves a truncated file that would forget created ids; the temp file
+    /// is removed when anything fails.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         let err = |e: std::io::Error| StateError::Io {
             path: path.to_path_buf(),
@@ -62,12 +105,15 @@ impl State {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(err)?;
+        Self::ensure_dir(path).map_err(err)?;
+        let tmp = Self::temp_path(path);
+        let written = std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, text).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(err)
+        written.map_err(err)
     }
 
     pub fn entry(&self, account: &str, object: &str) -> Option<&Entry> {
@@ -80,5 +126,61 @@ impl State {
             .or_default()
             .entry(object.to_string())
             .or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.ends_with(".tmp"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_failed_save_leaves_no_temp_file_and_the_old_state_intact() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        // A non-empty directory where the file should be: the rename fails.
+        let path = dir.path().join("state.json");
+        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(path.join("keep"), "x").unwrap_or_else(|e| panic!("{e}"));
+        let state = State {
+            version: 1,
+            ..State::default()
+        };
+        assert!(state.save(&path).is_err());
+        assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+        assert!(
+            State::check_writable(&path).is_err(),
+            "a directory is not writable as a state file"
+        );
+    }
+
+    #[test]
+    fn saves_replace_the_file_and_check_writable_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("sub").join("state.json");
+        State::check_writable(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!path.exists(), "the check creates no state file");
+        let mut state = State {
+            version: 1,
+            ..State::default()
+        };
+        state.entry_mut("https://a", "AwsConnector/default/x").external_id = Some("1".into());
+        state.save(&path).unwrap_or_else(|e| panic!("{e}"));
+        state.save(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(State::load(&path).ok(), Some(state));
+        assert_eq!(leftovers(&dir.path().join("sub")), Vec::<String>::new());
+        // The parent is a file: nothing can be written below it.
+        let under_file = path.join("state.json");
+        assert!(State::check_writable(&under_file).is_err());
     }
 }

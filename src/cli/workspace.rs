@@ -2,25 +2,25 @@
 //! QualysAccounts resolved, objects built into the core's model; then plan and
 //! apply in dependency order.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::state::State;
+use super::state::{State, StateError};
 use crate::crd::QualysAccountSpec;
-use crate::crd::validation;
-use crate::manifest::{self, Document};
-use crate::metrics::Metrics;
-use crate::qualys::{QualysClient, QualysError, Secret};
-use crate::reconcile::account::{UrlOverrides, account_config};
-use crate::reconcile::build::{self, Inputs, member_candidate, org_member_names};
+use crate::manifest;
+use crate::qualys::{QualysClient, QualysError};
+use crate::reconcile::build::{self, Inputs};
 use crate::reconcile::execute::{Applied, NoGuard, execute};
 use crate::reconcile::object::{DesiredObject, Kind};
 use crate::reconcile::plan::{ObjectPlan, Plan};
 use crate::reconcile::planner::{Claims, plan_object};
 use crate::reconcile::snapshot::Snapshot;
+
+mod connect;
+mod load;
+
+pub use connect::{AccountOptions, Connection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -34,17 +34,26 @@ pub enum CliError {
     Observe(#[source] QualysError),
     #[error("{0}")]
     State(#[from] super::state::StateError),
+    #[error("{0}")]
+    NoObjects(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error(
+        "{source}\nthe {done} object(s) above were processed in Qualys but the state file does not record them; \
+         fix the state file and run apply again (it adopts what it created by natural key, unless adoptionPolicy is MustCreate)"
+    )]
+    StateNotSaved {
+        done: usize,
+        source: super::state::StateError,
+    },
 }
 
-/// How to reach Qualys when the manifests do not say, or to override them.
-#[derive(Debug, Clone, Default)]
-pub struct AccountOptions {
-    /// Which QualysAccount of the manifests to use.
-    pub account: Option<String>,
-    pub overrides: UrlOverrides,
-    /// From `QUALYS_USERNAME` / `QUALYS_PASSWORD`, never from arguments.
-    pub username: Option<String>,
-    pub password: Option<Secret>,
+/// What an apply did, and whether the state file kept up.
+#[derive(Debug)]
+pub struct ApplyRun {
+    pub results: Vec<(ObjectPlan, Applied)>,
+    /// Saving the state failed after the last result; nothing was written after it.
+    pub save_error: Option<StateError>,
 }
 
 /// The loaded manifests.
@@ -58,179 +67,7 @@ pub struct Workspace {
     pub ignored: Vec<String>,
 }
 
-fn decode_secret_data(doc: &Document) -> BTreeMap<String, Secret> {
-    use base64::Engine as _;
-    let mut keys = BTreeMap::new();
-    if let Some(data) = doc.value.get("data").and_then(Value::as_object) {
-        for (k, v) in data {
-            if let Some(text) = v
-                .as_str()
-                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-            {
-                keys.insert(k.clone(), Secret::new(text));
-            }
-        }
-    }
-    if let Some(data) = doc.value.get("stringData").and_then(Value::as_object) {
-        for (k, v) in data {
-            if let Some(text) = v.as_str() {
-                keys.insert(k.clone(), Secret::new(text));
-            }
-        }
-    }
-    keys
-}
-
 impl Workspace {
-    /// Read, validate and index manifests. Every invalid object is reported
-    /// (file, object, field) before anything talks to Qualys.
-    pub fn load(paths: &[PathBuf]) -> Result<Self, CliError> {
-        Self::from_documents(manifest::read_paths(paths)?)
-    }
-
-    pub fn from_documents(documents: Vec<Document>) -> Result<Self, CliError> {
-        let mut ws = Workspace::default();
-        let mut errors = Vec::new();
-        for doc in documents {
-            let namespace = doc.namespace().unwrap_or("default").to_string();
-            match doc.kind() {
-                "Secret" => {
-                    ws.inputs
-                        .secrets
-                        .insert((namespace, doc.name().to_string()), decode_secret_data(&doc));
-                }
-                "QualysAccount" => match validation::validate_object(&doc.value) {
-                    Ok(()) => match serde_json::from_value::<QualysAccountSpec>(doc.value["spec"].clone()) {
-                        Ok(spec) => ws.accounts.push((doc.name().to_string(), spec)),
-                        Err(e) => errors.push(format!("{}: spec: {e}", doc.describe())),
-                    },
-                    Err(fields) => errors.extend(fields.iter().map(|f| format!("{}: {f}", doc.describe()))),
-                },
-                kind if Kind::from_kind_name(kind).is_some() => match validation::validate_object(&doc.value) {
-                    Ok(()) => {
-                        let mut value = doc.value.clone();
-                        value["metadata"]["namespace"] = Value::String(namespace);
-                        ws.inputs.org_members.extend(org_member_names(&value));
-                        if let Some((ns, candidate)) = member_candidate(&value) {
-                            ws.inputs.members.entry(ns).or_default().push(candidate);
-                        }
-                        ws.objects.push(value);
-                    }
-                    Err(fields) => errors.extend(fields.iter().map(|f| format!("{}: {f}", doc.describe()))),
-                },
-                _ => ws.ignored.push(doc.describe()),
-            }
-        }
-        if !errors.is_empty() {
-            return Err(CliError::Invalid(errors));
-        }
-        let mut seen = BTreeSet::new();
-        for o in &ws.objects {
-            let id = format!(
-                "{}/{}/{}",
-                o["kind"].as_str().unwrap_or(""),
-                o["metadata"]["namespace"].as_str().unwrap_or(""),
-                o["metadata"]["name"].as_str().unwrap_or("")
-            );
-            if !seen.insert(id.clone()) {
-                errors.push(format!("{id}: defined twice"));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(CliError::Invalid(errors));
-        }
-        Ok(ws)
-    }
-
-    /// The client for the selected account, and the account's state key.
-    pub fn client(&self, options: &AccountOptions, metrics: Arc<Metrics>) -> Result<(QualysClient, String), CliError> {
-        let chosen = match (&options.account, self.accounts.as_slice()) {
-            (Some(name), list) => list
-                .iter()
-                .find(|(n, _)| n == name)
-                .cloned()
-                .ok_or_else(|| {
-                    CliError::Account(format!(
-                        "--account {name}: no QualysAccount of that name in the manifests (found: {})",
-                        list.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
-                    ))
-                })
-                .map(Some)?,
-            (None, []) => None,
-            (None, [one]) => Some(one.clone()),
-            (None, many) => {
-                return Err(CliError::Account(format!(
-                    "the manifests define {} QualysAccounts ({}); choose one with --account",
-                    many.len(),
-                    many.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
-                )));
-            }
-        };
-        let (spec, from_secret) = match chosen {
-            Some((_, spec)) => {
-                let creds = self
-                    .inputs
-                    .secrets
-                    .iter()
-                    .find(|((_, name), _)| *name == spec.credentials_secret_ref.name)
-                    .map(|(_, keys)| {
-                        (
-                            keys.get(&spec.credentials_secret_ref.username_key)
-                                .map(|s| s.expose().to_string()),
-                            keys.get(&spec.credentials_secret_ref.password_key).cloned(),
-                        )
-                    });
-                (spec, creds)
-            }
-            None => {
-                let url = options.overrides.api_url.clone().ok_or_else(|| {
-                    CliError::Account(
-                        "no QualysAccount in the manifests: pass --qualys-url (and --gateway-url if the gateway is elsewhere)"
-                            .into(),
-                    )
-                })?;
-                let spec = QualysAccountSpec {
-                    platform: None,
-                    api_url: Some(url.clone()),
-                    gateway_url: Some(options.overrides.gateway_url.clone().unwrap_or_else(|| url.clone())),
-                    cloudview_url: options.overrides.cloudview_url.clone(),
-                    cloudview_auth: Default::default(),
-                    qps_format: Default::default(),
-                    credentials_secret_ref: crate::crd::account::CredentialsRef {
-                        name: String::new(),
-                        username_key: String::new(),
-                        password_key: String::new(),
-                    },
-                };
-                (spec, None)
-            }
-        };
-        let (secret_user, secret_pass) = from_secret.unwrap_or((None, None));
-        let username = options.username.clone().or(secret_user).ok_or_else(|| {
-            CliError::Account("no Qualys username: set QUALYS_USERNAME or put it in the account's Secret".into())
-        })?;
-        let password = options.password.clone().or(secret_pass).ok_or_else(|| {
-            CliError::Account("no Qualys password: set QUALYS_PASSWORD or put it in the account's Secret".into())
-        })?;
-        let mut overrides = options.overrides.clone();
-        if overrides.gateway_url.is_none()
-            && overrides.api_url.is_some()
-            && spec.gateway_url.is_none()
-            && spec.platform.is_none()
-        {
-            overrides.gateway_url = overrides.api_url.clone();
-        }
-        let config =
-            account_config(&spec, username, password, &overrides).map_err(|e| CliError::Account(e.to_string()))?;
-        let key = config.api_url.clone();
-        let client = QualysClient::builder(config)
-            .observer(metrics)
-            .build()
-            .map_err(|e| CliError::Account(e.to_string()))?;
-        Ok((client, key))
-    }
-
     fn kinds(&self) -> BTreeSet<Kind> {
         self.objects
             .iter()
@@ -333,6 +170,32 @@ impl Workspace {
         account: &str,
         state_path: Option<&std::path::Path>,
     ) -> Result<Vec<(ObjectPlan, Applied)>, CliError> {
+        let run = self
+            .apply_saving(client, snap, state, account, &mut |s: &State| match state_path {
+                Some(path) => s.save(path),
+                None => Ok(()),
+            })
+            .await;
+        match run.save_error {
+            Some(source) => Err(CliError::StateNotSaved {
+                done: run.results.len(),
+                source,
+            }),
+            None => Ok(run.results),
+        }
+    }
+
+    /// [`Self::apply`], calling `save` after every object so an interrupted
+    /// apply keeps what it created. When saving fails nothing more is written
+    /// to Qualys, and the results so far are returned with the error.
+    pub async fn apply_saving(
+        &self,
+        client: &QualysClient,
+        snap: &Snapshot,
+        state: &mut State,
+        account: &str,
+        save: &mut dyn FnMut(&State) -> Result<(), StateError>,
+    ) -> ApplyRun {
         let tiers: [&[Kind]; 4] = [
             &[Kind::Aws, Kind::Azure, Kind::Gcp, Kind::Oci],
             &[Kind::AzureOrg],
@@ -363,14 +226,19 @@ impl Workspace {
                 if let Some(id) = &applied.external_id {
                     claims.insert(id.clone(), obj.reference());
                 }
-                // Saved after every object: an interrupted apply keeps what it created.
-                if let Some(path) = state_path {
-                    state.save(path)?;
-                }
                 results.push((plan, applied));
+                if let Err(e) = save(state) {
+                    return ApplyRun {
+                        results,
+                        save_error: Some(e),
+                    };
+                }
             }
         }
-        Ok(results)
+        ApplyRun {
+            results,
+            save_error: None,
+        }
     }
 
     /// `(object, Qualys id, Qualys state)` for every object known to the state.

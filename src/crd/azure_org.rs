@@ -117,8 +117,9 @@ pub struct AzureOrgConnectorSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 100), inner(range(min = 1)))]
     pub default_tag_ids: Vec<i64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]), length(max = 3))]
+    /// Apps the connector serves (AI, CI, CSA): Qualys requires at least one
+    /// (`connectorAppInfos` is mandatory and refused empty).
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]), length(min = 1, max = 3))]
     pub apps: Vec<OrgConnectorApp>,
     #[serde(default)]
     pub remediation_enabled: bool,

@@ -81,8 +81,10 @@ pub struct GroupMembers {
 )]
 pub struct ConnectorGroupSpec {
     /// Unique group name in Qualys; defaults to metadata.name; cannot change (Qualys cannot rename groups).
+    /// No leading or trailing blanks: Qualys trims them, and a name that reads
+    /// back different could never be matched again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), regex(pattern = r"^\S(.*\S)?$"))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("name is immutable (Qualys cannot rename a group)"))]
     pub name: Option<String>,
     #[serde(default)]

@@ -55,9 +55,16 @@ pub fn known_kinds() -> Vec<&'static str> {
 pub fn validate_object(object: &Value) -> Result<(), Vec<FieldError>> {
     let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default();
     let Some(schema) = schemas().get(kind) else {
+        let hint = closest_kind(kind)
+            .map(|k| format!("did you mean {k}? "))
+            .unwrap_or_default();
         return Err(vec![FieldError {
             path: "kind".into(),
-            message: format!("unknown kind {kind:?}; expected one of {}", known_kinds().join(", ")),
+            message: format!(
+                "unknown kind {kind:?} in {}: {hint}(kinds: {})",
+                super::GROUP,
+                known_kinds().join(", ")
+            ),
         }]);
     };
     let mut errors = Vec::new();
@@ -69,6 +76,7 @@ pub fn validate_object(object: &Value) -> Result<(), Vec<FieldError>> {
         });
     }
     check_name(object.pointer("/metadata/name"), &mut errors);
+    check_namespace(object.pointer("/metadata/namespace"), &mut errors);
     let spec_schema = schema.openapi.pointer("/properties/spec");
     match (object.get("spec"), spec_schema) {
         (Some(spec), Some(spec_schema)) => {
@@ -117,6 +125,51 @@ fn check_name(name: Option<&Value>, errors: &mut Vec<FieldError>) {
         }),
         Some(_) => {}
     }
+}
+
+/// A namespace is a DNS-1123 label, as the API server requires.
+fn check_namespace(namespace: Option<&Value>, errors: &mut Vec<FieldError>) {
+    static LABEL: OnceLock<Option<Regex>> = OnceLock::new();
+    let pattern = LABEL.get_or_init(|| Regex::new("^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").ok());
+    let message = match namespace {
+        None => return,
+        Some(Value::String(n)) if n.len() <= 63 && pattern.as_ref().is_none_or(|p| p.is_match(n)) => return,
+        Some(Value::String(n)) => format!(
+            "{n:?} is not a lowercase RFC 1123 label (at most 63 characters: a-z, 0-9 and '-', starting and ending alphanumeric)"
+        ),
+        Some(other) => format!("must be a string, got {}", type_name(other)),
+    };
+    errors.push(FieldError {
+        path: "metadata.namespace".into(),
+        message,
+    });
+}
+
+/// The known kind nearest to a misspelt one (case-insensitive edit distance
+/// of at most a third of its length), e.g. `AWSConnector` → `AwsConnector`.
+pub fn closest_kind(kind: &str) -> Option<&'static str> {
+    let wanted = kind.to_ascii_lowercase();
+    known_kinds()
+        .into_iter()
+        .map(|k| (edit_distance(&wanted, &k.to_ascii_lowercase()), k))
+        .filter(|(d, k)| *d <= k.len() / 3)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 fn type_name(value: &Value) -> &'static str {

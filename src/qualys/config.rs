@@ -186,6 +186,12 @@ pub enum ConfigError {
     UnknownPlatform(String),
     #[error("{0} is required (no platform default applies)")]
     MissingUrl(&'static str),
+    #[error(
+        "{private} is a loopback/private host but {public} is public: refusing to send one run to both \
+         (a test server and production). Give --qualys-url to send every API family to one URL, set each \
+         of --qualys-url, --gateway-url and --cloudview-url, or pass --allow-mixed-endpoints if this is intended"
+    )]
+    MixedEndpoints { private: String, public: String },
     #[error("{0} is not a usable URL: {1}")]
     InvalidUrl(&'static str, String),
     #[error("a username is required")]

@@ -225,6 +225,23 @@ impl RateGovernor {
         (s.concurrency, s.running, s.remaining)
     }
 
+    /// Why a call of `family` would wait now, for a progress display.
+    pub fn waiting_reason(&self, family: Family) -> Option<String> {
+        let s = lock(&self.buckets[family.index()].state);
+        let now = Instant::now();
+        match s.blocked_until {
+            Some(until) if until > now => Some(format!(
+                "paused {} s more: Qualys asked to wait (X-RateLimit-ToWait-Sec, a throttled answer) or the window's budget is spent",
+                (until - now).as_secs().max(1)
+            )),
+            _ if s.running >= s.concurrency => Some(format!(
+                "{} of {} concurrent calls allowed by Qualys are running",
+                s.running, s.concurrency
+            )),
+            _ => None,
+        }
+    }
+
     fn pace(&self, s: &BucketState) -> Duration {
         match (s.window, s.window_limit) {
             (Some(w), Some(l)) if l > 0 => (w / l).clamp(Duration::from_millis(50), self.limits.max_fallback_wait),
@@ -328,6 +345,9 @@ mod tests {
             },
         );
         drop(p);
+        let why = g.waiting_reason(Family::Gateway).unwrap_or_default();
+        assert!(why.starts_with("paused 30 s more: Qualys asked"), "{why}");
+        assert_eq!(g.waiting_reason(Family::Qps), None);
         let start = Instant::now();
         let _p = g.acquire(Family::Gateway, far()).await.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(30));

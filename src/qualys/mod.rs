@@ -12,6 +12,7 @@ mod auth;
 mod client;
 pub mod cloudview;
 pub mod config;
+pub mod endpoints;
 pub mod error;
 pub mod fence;
 pub mod gateway;
@@ -32,7 +33,7 @@ pub use gateway::org::{
     Job, JobSummaryEntry, ManagementGroups, MemberConnector, OrgApp, OrgConnector, OrgConnectorWrite, OrgCredentials,
     RunFrequency,
 };
-pub use observer::{CallObserver, CallRecord, Family};
+pub use observer::{CallObserver, CallRecord, Family, Progress};
 pub use platform::{Platform, resolve_urls};
 pub use qps::account_info::{AwsBaseAccount, ConnectorErrorEntry, PortalVersion};
 pub use qps::connector::{

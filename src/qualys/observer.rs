@@ -20,6 +20,15 @@ impl Family {
         }
     }
 
+    /// For people: `QPS`, `gateway`, `CloudView`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Qps => "QPS",
+            Self::Gateway => "gateway",
+            Self::CloudView => "CloudView",
+        }
+    }
+
     pub(crate) fn index(self) -> usize {
         match self {
             Self::Qps => 0,
@@ -57,6 +66,42 @@ pub trait CallObserver: Send + Sync {
 
     /// Time a call waited for the account's rate budget before being sent.
     fn on_budget_wait(&self, _family: Family, _waited: Duration) {}
+
+    /// What a call is doing while its caller waits (for a progress display).
+    fn on_progress(&self, _event: &Progress<'_>) {}
+}
+
+/// A step of one logical call, reported as it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress<'a> {
+    /// An attempt is about to be sent; its [`CallRecord`] follows when it ends.
+    Sending {
+        family: Family,
+        operation: &'static str,
+        attempt: u32,
+    },
+    /// The attempt failed and is repeated after `wait`.
+    Retrying {
+        family: Family,
+        operation: &'static str,
+        attempt: u32,
+        wait: Duration,
+        reason: &'a str,
+    },
+    /// The call has waited `waited` so far for the account's rate budget.
+    Queued {
+        family: Family,
+        operation: &'static str,
+        waited: Duration,
+        reason: &'a str,
+    },
+    /// Qualys throttled the call; it is repeated after `wait`.
+    RateLimited {
+        family: Family,
+        operation: &'static str,
+        wait: Duration,
+        reason: &'a str,
+    },
 }
 
 impl<F> CallObserver for F

@@ -4,6 +4,7 @@
 //! so this is a convenience only: an explicit URL always wins over the table.
 
 use super::config::ConfigError;
+use super::endpoints::{EndpointSources, UrlSet, resolve_endpoints};
 
 /// URLs of one Qualys platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,20 +119,19 @@ pub fn resolve_urls(
     api_url: Option<&str>,
     gateway_url: Option<&str>,
 ) -> Result<ResolvedUrls, ConfigError> {
-    let known = match platform.filter(|s| !s.trim().is_empty()) {
-        Some(name) => Some(Platform::by_name(name).ok_or_else(|| ConfigError::UnknownPlatform(name.to_owned()))?),
-        None => None,
+    let account = UrlSet {
+        api_url,
+        gateway_url,
+        cloudview_url: None,
     };
-    let pick = |explicit: Option<&str>, default: Option<&str>, what: &'static str| {
-        explicit
-            .filter(|s| !s.trim().is_empty())
-            .or(default)
-            .map(str::to_owned)
-            .ok_or(ConfigError::MissingUrl(what))
-    };
+    let e = resolve_endpoints(&EndpointSources {
+        account,
+        platform,
+        ..EndpointSources::default()
+    })?;
     Ok(ResolvedUrls {
-        api_url: pick(api_url, known.map(|p| p.api_url), "api_url")?,
-        gateway_url: pick(gateway_url, known.map(|p| p.gateway_url), "gateway_url")?,
+        api_url: e.qps.url,
+        gateway_url: e.gateway.url,
     })
 }
 

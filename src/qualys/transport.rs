@@ -13,9 +13,9 @@ use super::auth::{self, CachedToken, TokenCache};
 use super::config::{AccountConfig, ConfigError};
 use super::error::QualysError;
 use super::fence::WriteFence;
-use super::governor::{RateGovernor, RateHeaders, WaitTooLong};
+use super::governor::{Permit, RateGovernor, RateHeaders, WaitTooLong};
 use super::lenient;
-use super::observer::{CallObserver, CallRecord, Family};
+use super::observer::{CallObserver, CallRecord, Family, Progress};
 use super::qps::envelope::{
     RawResponse, Sniffed, field_in_message, html_title, mentions_licence, response_code_error, sniff, snippet,
 };
@@ -122,8 +122,7 @@ impl Transport {
             attempt += 1;
             let queued = Instant::now();
             let permit = self
-                .governor
-                .acquire(call.family, deadline)
+                .acquire(call, deadline)
                 .await
                 .map_err(|WaitTooLong(w)| QualysError::RateLimited {
                     retry_after: (!w.is_zero()).then_some(w),
@@ -142,6 +141,11 @@ impl Transport {
             {
                 fence.check().map_err(|message| QualysError::Fenced { message })?;
             }
+            self.progress(&Progress::Sending {
+                family: call.family,
+                operation: call.operation,
+                attempt,
+            });
             let started = Instant::now();
             let sent = self.send_once(call, token.as_ref()).await;
             let elapsed = started.elapsed();
@@ -160,7 +164,7 @@ impl Transport {
                     if safe && retries < self.config.timeouts.max_retries {
                         retries += 1;
                         tracing::debug!(operation = call.operation, attempt, error = %err, "retrying after transport failure");
-                        tokio::time::sleep(self.backoff(retries)).await;
+                        self.retry_after(call, attempt, retries, &err).await;
                         continue;
                     }
                     if err.is_ambiguous() {
@@ -178,6 +182,12 @@ impl Transport {
                 let wait = self.governor.throttled(&permit, hint);
                 drop(permit);
                 self.record(call, "rate_limited", elapsed, attempt);
+                self.progress(&Progress::RateLimited {
+                    family: call.family,
+                    operation: call.operation,
+                    wait,
+                    reason: &throttle_reason(&reply, &rate),
+                });
                 tracing::info!(
                     operation = call.operation,
                     wait_ms = wait.as_millis() as u64,
@@ -214,13 +224,19 @@ impl Transport {
                             retry_after: Some(wait),
                         });
                     }
+                    self.progress(&Progress::RateLimited {
+                        family: call.family,
+                        operation: call.operation,
+                        wait,
+                        reason: "Qualys answered with a rate-limit response code",
+                    });
                     tokio::time::sleep(wait).await;
                 }
-                Err(QualysError::Server { .. })
+                Err(err @ QualysError::Server { .. })
                     if call.safety != Safety::Unsafe && retries < self.config.timeouts.max_retries =>
                 {
                     retries += 1;
-                    tokio::time::sleep(self.backoff(retries)).await;
+                    self.retry_after(call, attempt, retries, &err).await;
                 }
                 other => return other,
             }
@@ -263,6 +279,11 @@ impl Transport {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            self.progress(&Progress::Sending {
+                family: Family::Gateway,
+                operation: "auth.token",
+                attempt,
+            });
             let started = Instant::now();
             let sent = self.http.post(url.clone()).form(&form).send().await;
             let result = match sent {
@@ -295,7 +316,15 @@ impl Transport {
                 Ok(token) => return Ok((token, self.config.timeouts.token_lifetime)),
                 // Asking for a token has no side effect: any transient failure may be repeated.
                 Err(e) if (e.is_retryable() || e.is_ambiguous()) && attempt <= self.config.timeouts.max_retries => {
-                    tokio::time::sleep(self.backoff(attempt)).await;
+                    let wait = self.backoff(attempt);
+                    self.progress(&Progress::Retrying {
+                        family: Family::Gateway,
+                        operation: "auth.token",
+                        attempt,
+                        wait,
+                        reason: &e.to_string(),
+                    });
+                    tokio::time::sleep(wait).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -320,6 +349,47 @@ impl Transport {
                 attempt,
             });
         }
+    }
+
+    /// The governor's permit; a wait longer than a few seconds is reported
+    /// once, with the governor's reason, so a paused run is not silent.
+    async fn acquire(&self, call: &Call, deadline: Instant) -> Result<Permit<'_>, WaitTooLong> {
+        const SLOW: Duration = Duration::from_secs(5);
+        let acquire = self.governor.acquire(call.family, deadline);
+        tokio::pin!(acquire);
+        tokio::select! {
+            biased;
+            permit = &mut acquire => return permit,
+            () = tokio::time::sleep(SLOW) => {}
+        }
+        if let Some(reason) = self.governor.waiting_reason(call.family) {
+            self.progress(&Progress::Queued {
+                family: call.family,
+                operation: call.operation,
+                waited: SLOW,
+                reason: &reason,
+            });
+        }
+        acquire.await
+    }
+
+    fn progress(&self, event: &Progress<'_>) {
+        if let Some(o) = &self.observer {
+            o.on_progress(event);
+        }
+    }
+
+    /// Reports the retry of a failed attempt, then waits out its backoff.
+    async fn retry_after(&self, call: &Call, attempt: u32, retries: u32, err: &QualysError) {
+        let wait = self.backoff(retries);
+        self.progress(&Progress::Retrying {
+            family: call.family,
+            operation: call.operation,
+            attempt,
+            wait,
+            reason: &err.to_string(),
+        });
+        tokio::time::sleep(wait).await;
     }
 
     /// Exponential backoff with jitter (50–100 % of the step), capped at 30 s.
@@ -378,6 +448,17 @@ fn throttle_hint(family: Family, reply: &Reply, rate: &RateHeaders) -> Option<Op
     };
     let throttled = status == 429 || (status == 409 && family == Family::Qps) || body_wait.is_some();
     throttled.then(|| rate.to_wait.filter(|w| !w.is_zero()).or(body_wait))
+}
+
+/// Why an answer counts as a throttle, for people.
+fn throttle_reason(reply: &Reply, rate: &RateHeaders) -> String {
+    let status = reply.status.as_u16();
+    match (rate.to_wait, run_again_wait(&reply.text())) {
+        (Some(w), _) if !w.is_zero() => format!("HTTP {status}, X-RateLimit-ToWait-Sec {}", w.as_secs()),
+        (_, Some(w)) => format!("HTTP {status}: \"run again for another {} seconds\"", w.as_secs()),
+        _ if status == 409 => format!("HTTP {status}: concurrency limit reached"),
+        _ => format!("HTTP {status}, no wait given"),
+    }
 }
 
 /// "This API cannot be run again for another 23 seconds" → 23 s.

@@ -2,7 +2,8 @@
 
 use crate::crd::QualysAccountSpec;
 use crate::crd::account::{CloudViewAuth as SpecAuth, QpsFormat as SpecFormat};
-use crate::qualys::{AccountConfig, CloudViewAuth, ConfigError, QpsFormat, Secret, resolve_urls};
+use crate::qualys::endpoints::{EndpointSources, Endpoints, UrlSet, resolve_endpoints};
+use crate::qualys::{AccountConfig, CloudViewAuth, ConfigError, QpsFormat, Secret};
 
 /// URLs that replace the account's (the demo points every account at its simulator).
 #[derive(Debug, Clone, Default)]
@@ -12,20 +13,50 @@ pub struct UrlOverrides {
     pub cloudview_url: Option<String>,
 }
 
+/// The endpoints of an account under the one endpoint rule
+/// ([`resolve_endpoints`]); `platform_url` is the test-only stand-in for the
+/// platform table.
+pub fn account_endpoints(
+    spec: &QualysAccountSpec,
+    overrides: &UrlOverrides,
+    platform_url: Option<&str>,
+) -> Result<Endpoints, ConfigError> {
+    let platform = spec.platform.map(|p| format!("{p:?}"));
+    resolve_endpoints(&EndpointSources {
+        overrides: UrlSet {
+            api_url: overrides.api_url.as_deref(),
+            gateway_url: overrides.gateway_url.as_deref(),
+            cloudview_url: overrides.cloudview_url.as_deref(),
+        },
+        account: UrlSet {
+            api_url: spec.api_url.as_deref(),
+            gateway_url: spec.gateway_url.as_deref(),
+            cloudview_url: spec.cloudview_url.as_deref(),
+        },
+        platform: platform.as_deref(),
+        platform_url,
+    })
+}
+
 pub fn account_config(
     spec: &QualysAccountSpec,
     username: String,
     password: Secret,
     overrides: &UrlOverrides,
 ) -> Result<AccountConfig, ConfigError> {
-    let platform = spec.platform.map(|p| format!("{p:?}"));
-    let urls = resolve_urls(
-        platform.as_deref(),
-        overrides.api_url.as_deref().or(spec.api_url.as_deref()),
-        overrides.gateway_url.as_deref().or(spec.gateway_url.as_deref()),
-    )?;
-    let mut config = AccountConfig::new(urls.api_url, urls.gateway_url, username, password);
-    config.cloudview_url = overrides.cloudview_url.clone().or_else(|| spec.cloudview_url.clone());
+    let endpoints = account_endpoints(spec, overrides, None)?;
+    config_for(spec, &endpoints, username, password)
+}
+
+/// The client configuration for an account whose endpoints are resolved.
+pub fn config_for(
+    spec: &QualysAccountSpec,
+    endpoints: &Endpoints,
+    username: String,
+    password: Secret,
+) -> Result<AccountConfig, ConfigError> {
+    let mut config = AccountConfig::new(&endpoints.qps.url, &endpoints.gateway.url, username, password);
+    config.cloudview_url = Some(endpoints.cloudview.url.clone());
     config.cloudview_auth = match spec.cloudview_auth {
         SpecAuth::Basic => CloudViewAuth::Basic,
         SpecAuth::Bearer => CloudViewAuth::Bearer,

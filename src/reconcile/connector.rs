@@ -424,7 +424,7 @@ pub fn observed_fields(kind: CloudKind, c: &Connector, sent_secret_hash: Option<
                     )
                 })
                 .collect();
-            desired::apps(&mut f, &apps);
+            desired::observed_apps(&mut f, &apps);
         }
         None => {
             f.observe(&rule("spec.apps"), "spec.apps", None);
@@ -602,6 +602,29 @@ mod tests {
             oci.tags_after_create().is_some(),
             "OCI tags follow the create as an update"
         );
+    }
+
+    /// A read without an app's `tagId` (Q-COL-4) is no reason to write it again.
+    #[test]
+    fn an_app_tag_missing_from_a_read_is_unknown() {
+        let aws = desired(
+            CloudSpec::Aws(spec(
+                json!({"arn": "arn:aws:iam::123456789012:role/r", "externalId": "x",
+                "apps": [{"name": "AI", "tagId": 20485923}]}),
+            )),
+            None,
+        );
+        let read = Connector {
+            apps: Some(vec![crate::qualys::ConnectorApp {
+                name: "AI".into(),
+                identifier: Some("arn:aws:iam::123456789012:role/r".into()),
+                tag_id: None,
+            }]),
+            ..Connector::default()
+        };
+        let observed = observed_fields(CloudKind::Aws, &read, None);
+        let changes = super::super::fields::diff(&aws.fields(), &observed);
+        assert!(!changes.iter().any(|c| c.path.starts_with("spec.apps")), "{changes:?}");
     }
 
     /// Finding 7: a list emptied in the spec is applied with `remove`.

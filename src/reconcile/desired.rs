@@ -39,6 +39,21 @@ pub fn apps(fields: &mut Fields, apps: &[(String, String, Option<i64>)]) {
     }
 }
 
+/// Apps as Qualys reported them: a missing `tagId` is unknown, not "no tag"
+/// (run, search and get often leave it out, Q-COL-4).
+pub fn observed_apps(fields: &mut Fields, reported: &[(String, String, Option<i64>)]) {
+    apps(fields, reported);
+    for (name, _, tag) in reported {
+        if tag.is_none() {
+            fields.set_unknown(
+                &format!("spec.apps.{name}.tagId"),
+                "(not reported by Qualys)",
+                Vec::new(),
+            );
+        }
+    }
+}
+
 fn desired_apps(list: &[ConnectorApp], default_identifier: &str) -> Vec<(String, String, Option<i64>)> {
     list.iter()
         .map(|a| {

@@ -158,7 +158,7 @@ pub fn observed_fields(o: &OrgConnector, members: &[String], sent_secret_hash: O
             ))
         })
         .collect();
-    desired::apps(&mut f, &apps);
+    desired::observed_apps(&mut f, &apps);
     let excluded = match &o.member_configurations {
         Some(m) if o.excluded_mem.is_empty() => &m.excluded_members,
         _ => &o.excluded_mem,

@@ -4,6 +4,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::org::PENDING_MEMBER;
+
 /// One field whose desired and observed values differ. Serializes with
 /// secret values (hashes) replaced by `(sensitive)`, as the text rendering does.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,7 +25,7 @@ impl Serialize for FieldChange {
         use serde::ser::SerializeStruct;
         let mask = |v: &Option<Value>| match v {
             Some(_) if self.secret => Some(Value::String("(sensitive)".into())),
-            other => other.clone(),
+            other => other.as_ref().map(shown),
         };
         let mut s = serializer.serialize_struct("FieldChange", 4)?;
         s.serialize_field("path", &self.path)?;
@@ -34,12 +36,25 @@ impl Serialize for FieldChange {
     }
 }
 
+/// A value as people see it: a member not created yet travels as
+/// `pending:NAME` inside the core and is shown as `NAME (not created yet)`.
+fn shown(value: &Value) -> Value {
+    match value {
+        Value::String(s) => match s.strip_prefix(PENDING_MEMBER) {
+            Some(name) => Value::String(format!("{name} (not created yet)")),
+            None => value.clone(),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(shown).collect()),
+        other => other.clone(),
+    }
+}
+
 impl FieldChange {
     fn render_value(&self, value: &Option<Value>) -> String {
         match value {
             _ if self.secret => "(sensitive)".into(),
             None | Some(Value::Null) => "(none)".into(),
-            Some(v) => v.to_string(),
+            Some(v) => shown(v).to_string(),
         }
     }
 
@@ -257,6 +272,21 @@ pub fn string_list(v: &Option<Value>) -> Vec<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn members_not_created_yet_are_named_not_shown_as_placeholders() {
+        let change = FieldChange {
+            path: "spec.members".into(),
+            before: None,
+            after: Some(json!(["123", format!("{PENDING_MEMBER}azure-prod")])),
+            secret: false,
+        };
+        let line = change.line();
+        assert_eq!(line, r#"+ spec.members = ["123","azure-prod (not created yet)"]"#);
+        let json = serde_json::to_string(&change).unwrap_or_default();
+        assert!(!json.contains(PENDING_MEMBER), "{json}");
+        assert!(json.contains("azure-prod (not created yet)"), "{json}");
+    }
 
     #[test]
     fn secrets_are_masked_in_rendering_and_carry_no_value() {
