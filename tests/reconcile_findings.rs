@@ -133,7 +133,6 @@ async fn adopting_keeps_a_description_the_manifest_does_not_set() {
 /// reports a conflict forever. Either the manifest is refused with an error
 /// naming the field, or the plan converges.
 #[tokio::test]
-#[ignore = "issue 14 finding 11: a group name with a trailing blank is accepted, then conflicts forever"]
 async fn a_group_name_with_a_trailing_blank_converges_or_is_rejected() {
     let mut docs = example_documents();
     doc_mut(&mut docs, "ConnectorGroup", "platform-team")["spec"]["name"] = json!("Platform team ");
@@ -145,7 +144,6 @@ async fn a_group_name_with_a_trailing_blank_converges_or_is_rejected() {
 /// validation and then fails at create. Either it is refused with an error
 /// naming spec.apps, or the core sends what Qualys needs and converges.
 #[tokio::test]
-#[ignore = "issue 14 finding 12: an org connector without apps passes validation, then create fails"]
 async fn an_org_connector_without_apps_is_refused_or_converges() {
     let mut docs = example_documents();
     doc_mut(&mut docs, "AzureOrgConnector", "contoso")["spec"]
