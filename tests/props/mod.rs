@@ -1236,12 +1236,11 @@ pub fn shape() -> impl Strategy<Value = Shape> {
 /// One connector whose manifest names it (so the Qualys name is known) and
 /// asks for no perimeter scan, with a rendering of it.
 pub fn rendered() -> impl Strategy<Value = (Conn, Shape)> {
-    (connector(), text(200), shape()).prop_map(|(mut c, name, mut shape)| {
+    (connector(), text(200), shape()).prop_map(|(mut c, name, shape)| {
         c.settings.name = Some(name);
         c.meta = "gen-0".into();
         let world = without_known_findings(World::single(c));
-        let c = world.connectors[0].clone();
-        (c, shape)
+        (world.connectors[0].clone(), shape)
     })
 }
 
