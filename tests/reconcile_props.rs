@@ -23,7 +23,7 @@ use qualys_operator::reconcile::plan::Action;
 /// connectors), applied on an empty Qualys.
 #[test]
 fn generated_manifests_converge_and_stay_quiet() {
-    check("converge", default_cases(64), world(), |sim, world| async move {
+    check("converge", default_cases(96), world(), |sim, world| async move {
         world.seed_accounts(&sim)?;
         let mut env = Env::on(sim, world.workspace()?);
         let first = env.try_apply().await.map_err(|e| format!("apply: {e}"))?;
@@ -52,7 +52,7 @@ fn generated_manifests_converge_and_stay_quiet() {
 #[test]
 fn an_existing_natural_key_is_adopted_never_created_again() {
     let strategy = world();
-    check("adopt", default_cases(48), strategy, |sim, world| async move {
+    check("adopt", default_cases(64), strategy, |sim, world| async move {
         let tenant = tenant(&sim);
         world.seed_accounts(&sim)?;
         let seeded = world.seed_existing(&sim, &tenant)?;
@@ -88,7 +88,7 @@ fn an_existing_natural_key_is_adopted_never_created_again() {
 #[test]
 fn out_of_band_edits_are_detected_and_repaired() {
     let strategy = (world(), proptest::collection::vec(edit(), 1..4));
-    check("drift", default_cases(48), strategy, |sim, (world, edits)| async move {
+    check("drift", default_cases(96), strategy, |sim, (world, edits)| async move {
         world.seed_accounts(&sim)?;
         let mut env = Env::on(sim, world.workspace()?);
         failures(&env.try_apply().await.map_err(|e| format!("apply: {e}"))?)?;
@@ -170,7 +170,7 @@ fn out_of_band_edits_are_detected_and_repaired() {
 fn any_documented_rendering_of_the_desired_connector_plans_no_change() {
     check(
         "render",
-        default_cases(256),
+        default_cases(512),
         rendered(),
         |sim, (one, shape)| async move {
             let endpoint = one.search_endpoint();
