@@ -853,3 +853,28 @@ spec:
     let (id, log) = apply_ok(&mut env, "AwsConnector/default/sample").await;
     assert_eq!(id.as_deref(), Some("1680000"), "{log:?}");
 }
+
+/// Attaching a member: the documented answer (which shows the connector as
+/// not attached, Q-ORG-11) is accepted.
+#[tokio::test]
+async fn org_attach_answer_is_accepted() {
+    let sim = start_sim().await;
+    seed_legacy(&sim);
+    sim.add_fault(
+        FaultRule::new(
+            "PUT /connectors/v1.0/azure/attach",
+            FaultAction::Status {
+                status: 200,
+                body: Some(fixture("org_attach_response.json")),
+            },
+        )
+        .times(1),
+    );
+    let mut env = Env::on(sim, workspace(example_documents()));
+    apply_ok(&mut env, ORG).await;
+    assert_eq!(
+        env.sim.count("PUT", "/connectors/v1.0/azure/attach"),
+        1,
+        "one attach sent"
+    );
+}
