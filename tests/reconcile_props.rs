@@ -3,7 +3,8 @@
 //! boundary lengths and numbers, absent vs empty lists, optional fields on and
 //! off) must converge: after `apply` the plan is empty, a second `apply`
 //! writes nothing, nothing is deleted, detached or cleared that the manifest
-//! does not manage, and no secret value appears in any output.
+//! does not manage, and no secret value appears in any output (plan text and
+//! JSON, apply results and errors, the state file, the logs).
 //!
 //! A fixed seed keeps `cargo test` deterministic; `PROPTEST_CASES=N` runs more
 //! cases and `PROPTEST_SEED=N` other ones (README, Testing: the nightly command).
@@ -42,8 +43,13 @@ fn generated_manifests_converge_and_stay_quiet() {
             return Err(format!("the second apply wrote to Qualys: {writes:?}"));
         }
         world.no_secret_in("state file", &serde_json::to_string(&env.state).unwrap_or_default())?;
+        world.no_secret_in("the logs", &logs())?;
         Ok(())
     });
+    assert!(
+        !logs().is_empty(),
+        "no log captured: the secret check of the logs would prove nothing"
+    );
 }
 
 /// The same manifests planned against a Qualys that already holds an object

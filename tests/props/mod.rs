@@ -26,6 +26,42 @@ pub const GEN_ORG: &str = "AzureOrgConnector/default/gen-org";
 /// Seed of every property run in `cargo test` (a failure reproduces exactly).
 pub const SEED: u64 = 0x1414_2026;
 
+/// Every log line of this test binary, at debug level: the secret invariant
+/// covers logs too.
+static LOGS: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+struct LogSink;
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Routes the logs of every thread into [`LOGS`] (once per binary).
+pub fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(|| LogSink)
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+    });
+}
+
+/// The logs captured so far, as text.
+pub fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned()
+}
+
 /// `PROPTEST_CASES` when set (nightly), else `default`. `PROPTEST_SEED`
 /// likewise replaces [`SEED`].
 pub fn default_cases(default: u32) -> u32 {
@@ -79,6 +115,7 @@ where
         max_shrink_iters: 256,
         ..Config::default()
     };
+    capture_logs();
     let mut runner = TestRunner::new(config);
     let result = runner.run(&strategy, |value| {
         rt.block_on(async {
