@@ -673,7 +673,7 @@ fn the_default_limits_fail_a_hung_plan_in_under_90_seconds() {
     let qualys_operator::cli::Command::Plan(args) = cli.command else {
         panic!("not plan")
     };
-    let timeouts = args.account_options().timeouts.unwrap_or_default();
+    let timeouts = args.connection.account_options().timeouts.unwrap_or_default();
     let attempts = timeouts.max_retries + 1;
     let backoff: std::time::Duration = (1..attempts).map(|r| timeouts.retry_base * 2u32.pow(r - 1)).sum();
     let worst = timeouts.request * attempts + backoff;

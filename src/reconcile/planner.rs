@@ -89,6 +89,21 @@ fn all_fields(fields: &Fields) -> Vec<FieldChange> {
         .collect()
 }
 
+/// The secret field whose Secret value is empty (unknown), if any.
+fn unknown_secret(obj: &DesiredObject) -> Option<&'static str> {
+    match &obj.model {
+        Model::Connector(c) if c.kind() != crate::qualys::CloudKind::Aws && c.secrets.primary.is_none() => {
+            Some(match c.kind() {
+                crate::qualys::CloudKind::Azure => "spec.authenticationKeySecretRef",
+                crate::qualys::CloudKind::Gcp => "spec.serviceAccountKeySecretRef",
+                _ => "spec.privateKeySecretRef",
+            })
+        }
+        Model::Org(o) if o.secret.is_none() => Some(ORG_SECRET),
+        _ => None,
+    }
+}
+
 fn pending_members(obj: &DesiredObject) -> Vec<String> {
     match &obj.model {
         Model::Org(o) => o
@@ -160,6 +175,18 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
             plan.notes.extend(note);
             return plan;
         }
+        Resolution::Create { note } if unknown_secret(obj).is_some() => {
+            plan.notes.extend(note);
+            let field = unknown_secret(obj).unwrap_or_default();
+            plan.actions.push(Action::Conflict {
+                reason: format!(
+                    "{field}: the Secret's value is empty; Qualys needs it to create the {}: fill in the \
+                     Secret, then apply",
+                    obj.kind
+                ),
+            });
+            return plan;
+        }
         Resolution::Create { note } => {
             plan.notes.extend(note);
             plan.actions.push(Action::Create {
@@ -172,6 +199,11 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
         Resolution::Adopt { id, reason } => (id.clone(), Some(reason)),
     };
     plan.external_id = Some(id.clone());
+    if let Some(field) = unknown_secret(obj) {
+        plan.notes.push(format!(
+            "secret unknown: {field} will be sent when the Secret has a value"
+        ));
+    }
     if let Some(reason) = adopted.filter(|_| !obj.observe_only()) {
         plan.actions.push(Action::Adopt { id: id.clone(), reason });
     }

@@ -140,7 +140,8 @@ impl Workspace {
         })
     }
 
-    fn chosen_account(&self, options: &AccountOptions) -> Result<Option<(String, QualysAccountSpec)>, CliError> {
+    /// The QualysAccount the options select, if the manifests have one.
+    pub fn chosen_account(&self, options: &AccountOptions) -> Result<Option<(String, QualysAccountSpec)>, CliError> {
         let list = self.accounts.as_slice();
         let names = || list.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
         match (&options.account, list) {
