@@ -349,36 +349,78 @@ fn secret_value() -> impl Strategy<Value = String> {
     "[A-Za-z0-9]{24}".prop_map(|s| format!("s3cret-{s}"))
 }
 
+/// `perimeterScan`: absent, `{}`, on or off, or (where Qualys documents one)
+/// a custom schedule.
+pub fn perimeter(custom: bool) -> impl Strategy<Value = Option<Value>> {
+    let fixed = prop_oneof![
+        Just(None),
+        Just(Some(json!({}))),
+        Just(Some(json!({"enabled": false}))),
+        Just(Some(json!({"enabled": true}))),
+    ];
+    let scheduled = schedule().prop_map(|s| Some(json!({"custom": s})));
+    prop_oneof![3 => fixed, (if custom { 1 } else { 0 }) => scheduled]
+}
+
 pub fn aws() -> impl Strategy<Value = Conn> {
-    ("[0-9]{12}", "[A-Za-z0-9+=,.@_-]{1,40}", "[A-Za-z0-9-]{1,40}").prop_flat_map(|(account, role, external)| {
-        let arn = format!("arn:aws:iam::{account}:role/{role}");
-        (settings(arn.clone(), Cloud::Aws), list(REGIONS.to_vec())).prop_map(move |(settings, regions)| Conn {
-            cloud: Cloud::Aws,
-            meta: String::new(),
-            settings,
-            fields: vec![("arn", json!(arn)), ("externalId", json!(external))],
-            key: account.clone(),
-            regions,
-            secret: None,
-            stored: vec![("arn", arn.clone()), ("externalId", external.clone())],
+    (
+        "[0-9]{12}",
+        "[A-Za-z0-9+=,.@_-]{1,40}",
+        "[A-Za-z0-9-]{1,40}",
+        0usize..4,
+        perimeter(true),
+    )
+        .prop_flat_map(|(account, role, external, partition, perimeter)| {
+            let (prefix, name, regions): (&str, Option<&str>, Vec<&'static str>) = match partition {
+                1 => (
+                    "arn:aws-us-gov",
+                    Some("GovCloud"),
+                    vec!["us-gov-west-1", "us-gov-east-1"],
+                ),
+                2 => ("arn:aws-cn", Some("China"), vec!["cn-north-1", "cn-northwest-1"]),
+                3 => ("arn:aws", Some("Global"), REGIONS.to_vec()),
+                _ => ("arn:aws", None, REGIONS.to_vec()),
+            };
+            let arn = format!("{prefix}:iam::{account}:role/{role}");
+            let mut fields = vec![("arn", json!(arn)), ("externalId", json!(external))];
+            fields.extend(name.map(|p| ("partition", json!(p))));
+            fields.extend(perimeter.map(|p| ("perimeterScan", p)));
+            (settings(arn.clone(), Cloud::Aws), list(regions)).prop_map(move |(settings, regions)| Conn {
+                cloud: Cloud::Aws,
+                meta: String::new(),
+                settings,
+                fields: fields.clone(),
+                key: account.clone(),
+                regions,
+                secret: None,
+                stored: vec![("arn", arn.clone()), ("externalId", external.clone())],
+            })
         })
-    })
 }
 
 pub fn azure() -> impl Strategy<Value = Conn> {
     (guid(), guid(), guid(), secret_value()).prop_flat_map(|(directory, subscription, application, secret)| {
-        (settings(subscription.1.clone(), Cloud::Azure), any::<u8>()).prop_map(move |(mut settings, bits)| {
-            // An app may also state the application id, as Qualys' reads show
-            // the identifier (Q-COL-6).
-            if !KNOWN_FINDINGS.identifier_is_application {
-                for (k, a) in settings.apps.iter_mut().flatten().enumerate() {
-                    if bits >> k & 1 == 1 {
-                        a.identifier = Some(application.1.clone());
+        (
+            settings(subscription.1.clone(), Cloud::Azure),
+            any::<u8>(),
+            prop::sample::select(vec![None, Some("Global"), Some("GovCloud")]),
+            perimeter(true),
+        )
+            .prop_map(move |(mut settings, bits, partition, perimeter)| {
+                // An app may also state the application id, as Qualys' reads show
+                // the identifier (Q-COL-6).
+                if !KNOWN_FINDINGS.identifier_is_application {
+                    for (k, a) in settings.apps.iter_mut().flatten().enumerate() {
+                        if bits >> k & 1 == 1 {
+                            a.identifier = Some(application.1.clone());
+                        }
                     }
                 }
-            }
-            azure_conn(settings, &directory, &subscription, &application, &secret)
-        })
+                let mut c = azure_conn(settings, &directory, &subscription, &application, &secret);
+                c.fields.extend(partition.map(|p| ("partition", json!(p))));
+                c.fields.extend(perimeter.map(|p| ("perimeterScan", p)));
+                c
+            })
     })
 }
 
@@ -435,16 +477,19 @@ pub fn oci() -> impl Strategy<Value = Conn> {
         .prop_flat_map(|(tenancy, user, fingerprint, region, secret)| {
             let tenancy = format!("ocid1.tenancy.oc1..{tenancy}");
             let user = format!("ocid1.user.oc1..{user}");
-            settings(tenancy.clone(), Cloud::Oci).prop_map(move |settings| Conn {
+            (settings(tenancy.clone(), Cloud::Oci), perimeter(false)).prop_map(move |(settings, perimeter)| Conn {
                 cloud: Cloud::Oci,
                 meta: String::new(),
                 settings,
-                fields: vec![
+                fields: [
                     ("tenantId", json!(tenancy)),
                     ("userId", json!(user)),
                     ("fingerprint", json!(fingerprint)),
                     ("homeRegion", json!(region)),
-                ],
+                ]
+                .into_iter()
+                .chain(perimeter.clone().map(|p| ("perimeterScan", p)))
+                .collect(),
                 key: tenancy.clone(),
                 regions: None,
                 secret: Some(secret.clone()),
@@ -999,7 +1044,14 @@ impl World {
             let mut body = json!({"name": format!("made in the UI {}", c.meta), "description": "UI"});
             match c.cloud {
                 Cloud::Aws => {
-                    body["arn"] = json!(format!("arn:aws:iam::{}:role/FromTheUi", c.key));
+                    let arn = c
+                        .stored
+                        .iter()
+                        .find(|(k, _)| *k == "arn")
+                        .map(|(_, v)| v.as_str())
+                        .unwrap_or_default();
+                    let prefix = arn.split(":iam::").next().unwrap_or("arn:aws");
+                    body["arn"] = json!(format!("{prefix}:iam::{}:role/FromTheUi", c.key));
                     body["externalId"] = json!("ui");
                 }
                 _ => {
@@ -1273,12 +1325,20 @@ pub fn shape() -> impl Strategy<Value = Shape> {
 /// One connector whose manifest names it (so the Qualys name is known) and
 /// asks for no perimeter scan, with a rendering of it.
 pub fn rendered() -> impl Strategy<Value = (Conn, Shape)> {
-    (connector(), text(200), shape()).prop_map(|(mut c, name, shape)| {
-        c.settings.name = Some(name);
-        c.meta = "gen-0".into();
-        let world = without_known_findings(World::single(c));
-        (world.connectors[0].clone(), shape)
-    })
+    let global = |c: &Conn| !c.fields.iter().any(|(k, v)| *k == "partition" && v != "Global");
+    (
+        connector().prop_filter("renderings cover the Global partition", global),
+        text(200),
+        shape(),
+    )
+        .prop_map(|(mut c, name, shape)| {
+            // The rendering does not print perimeter scans.
+            c.fields.retain(|(k, _)| *k != "perimeterScan");
+            c.settings.name = Some(name);
+            c.meta = "gen-0".into();
+            let world = without_known_findings(World::single(c));
+            (world.connectors[0].clone(), shape)
+        })
 }
 
 /// A tiny document tree that prints as XML or JSON, duplicate keys allowed.
