@@ -32,29 +32,6 @@ const READY: Duration = Duration::from_secs(90);
 /// the shared snapshot's age, the API server and the simulator).
 const SLACK: Duration = Duration::from_secs(12);
 
-fn aws(name: &str, account: &str, extra_spec: &str) -> String {
-    fill(
-        "apiVersion: qualys-operator.io/v1alpha1
-kind: AwsConnector
-metadata:
-  name: {{NAME}}
-spec:
-  arn: arn:aws:iam::{{ACCOUNT}}:role/QualysConnectorRole
-  externalId: e2e-{{ACCOUNT}}
-  runFrequencyMinutes: 240
-  apps:
-    - name: AI
-{{EXTRA}}",
-        &[("NAME", name), ("ACCOUNT", account), ("EXTRA", extra_spec)],
-    )
-}
-
-fn external_id(obj: &Value) -> String {
-    let id = str_at(obj, "/status/externalId").to_string();
-    assert!(!id.is_empty(), "no status.externalId in {}", obj["status"]);
-    id
-}
-
 fn run_frequency(env: &Env, id: &str) -> Option<u64> {
     env.sim_connector(id).and_then(|c| c["runFrequency"].as_u64())
 }

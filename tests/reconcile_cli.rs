@@ -73,8 +73,7 @@ fn args(list: &[&str]) -> Vec<String> {
 fn write_examples(dir: &Path, base: &str, keep_credentials: bool) {
     let mut docs = example_documents();
     let account = doc_mut(&mut docs, "QualysAccount", "default");
-    account["spec"] =
-        json!({"apiUrl": base, "gatewayUrl": base, "credentialsSecretRef": {"name": "qualys-credentials"}});
+    account["spec"] = json!({"apiUrl": base, "gatewayUrl": base, "allowInsecureHttp": true, "credentialsSecretRef": {"name": "qualys-credentials"}});
     let mut n = 0;
     for doc in docs {
         if !keep_credentials && doc.kind() == "Secret" && doc.name() == "qualys-credentials" {

@@ -186,6 +186,13 @@ pub async fn run(args: ExportArgs) -> Result<ExitCode, CliError> {
                 }),
             };
             account_spec["credentialsSecretRef"] = json!({ "name": CREDENTIALS });
+            // URLs from the command line: an http:// one was opted into there.
+            let cleartext = ["apiUrl", "gatewayUrl", "cloudviewUrl"]
+                .iter()
+                .any(|k| account_spec[*k].as_str().is_some_and(|u| u.starts_with("http://")));
+            if cleartext {
+                account_spec["allowInsecureHttp"] = json!(true);
+            }
             let account = json!({
                 "apiVersion": format!("{}/v1alpha1", crate::crd::GROUP),
                 "kind": "QualysAccount",

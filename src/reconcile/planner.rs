@@ -163,6 +163,26 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     let key = obj.natural_key();
     let resolution = identity::resolve(&obj.recorded, &key, obj.adoption, &snap.listed(obj.kind), &others);
     let desired = obj.fields();
+    // The natural key names a Qualys object another object holds: one object
+    // per Qualys object, so no second one is created beside it either.
+    if matches!(resolution, Resolution::Create { .. })
+        && let Some((id, holder)) = snap
+            .listed(obj.kind)
+            .candidates()
+            .into_iter()
+            .filter(|c| c.key == key && (!c.attached_to_org || obj.recorded.declared_org_member))
+            .find_map(|c| others.holder(&c.id).map(|h| (c.id.clone(), h.to_string())))
+    {
+        plan.actions.push(Action::Conflict {
+            reason: format!(
+                "Qualys {} {id} matches {key} and is held by {holder}; one object per Qualys object: delete one of \
+                 the two objects, or give this one another {key_field}",
+                obj.kind,
+                key_field = natural_key_field(obj.kind)
+            ),
+        });
+        return plan;
+    }
     let (id, adopted) = match resolution {
         Resolution::Conflict(reason) => {
             plan.actions.push(Action::Conflict { reason });
@@ -260,6 +280,19 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     }
     push_run(obj, Some(&id), &mut plan);
     plan
+}
+
+/// The spec field a kind's natural key comes from, for messages.
+fn natural_key_field(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Aws => "spec.arn account",
+        Kind::Azure => "spec.subscriptionId",
+        Kind::Gcp => "spec.projectId",
+        Kind::Oci => "spec.tenantId",
+        Kind::AzureOrg => "spec.tenantId",
+        Kind::Group => "spec.name",
+        Kind::GlobalScan => "account",
+    }
 }
 
 /// True when the members change only adds pending (not yet created) members.
@@ -423,6 +456,49 @@ mod tests {
             after: Some(json!(after)),
             secret: false,
         }
+    }
+
+    /// An AwsConnector object for account 123456789012 and a snapshot
+    /// holding one connector (id 7) for that account.
+    fn aws_object_and_snapshot(name: &str) -> (DesiredObject, Snapshot) {
+        let object = json!({
+            "apiVersion": "qualys-operator.io/v1alpha1",
+            "kind": "AwsConnector",
+            "metadata": {"name": name, "namespace": "team-b"},
+            "spec": {"arn": "arn:aws:iam::123456789012:role/R", "externalId": "x"}
+        });
+        let desired = super::super::build::build(&object, &Default::default()).expect("builds");
+        let connector = crate::qualys::Connector {
+            id: Some("7".into()),
+            arn: Some("arn:aws:iam::123456789012:role/R".into()),
+            ..Default::default()
+        };
+        let snap = Snapshot {
+            connectors: [(crate::qualys::CloudKind::Aws, vec![std::sync::Arc::new(connector)])].into(),
+            ..Snapshot::default()
+        };
+        (desired, snap)
+    }
+
+    #[test]
+    fn a_natural_key_held_by_another_object_is_a_conflict_naming_it_not_a_second_create() {
+        let (desired, snap) = aws_object_and_snapshot("b");
+        let claims: Claims = [("7".to_string(), "AwsConnector/team-a/a".to_string())].into();
+        let plan = plan_object(&desired, &snap, &claims);
+        let [Action::Conflict { reason }] = plan.actions.as_slice() else {
+            panic!("a conflict, nothing else: {:?}", plan.actions)
+        };
+        assert!(
+            reason.contains("AwsConnector/team-a/a") && reason.contains('7'),
+            "{reason}"
+        );
+        // Unclaimed, the same connector is adopted.
+        let plan = plan_object(&desired, &snap, &Claims::new());
+        assert!(
+            matches!(plan.actions.first(), Some(Action::Adopt { id, .. }) if id == "7"),
+            "{:?}",
+            plan.actions
+        );
     }
 
     #[test]

@@ -583,6 +583,46 @@ impl Drop for Env {
     }
 }
 
+/// An AwsConnector for the AWS account ACCOUNT; `extra_spec` is appended to the spec.
+pub fn aws(name: &str, account: &str, extra_spec: &str) -> String {
+    aws_annotated(name, account, "", extra_spec)
+}
+
+/// [`aws`] with annotations (indented YAML lines under `metadata.annotations`).
+pub fn aws_annotated(name: &str, account: &str, annotations: &str, extra_spec: &str) -> String {
+    let annotations = if annotations.is_empty() {
+        String::new()
+    } else {
+        format!("  annotations:\n{annotations}")
+    };
+    fill(
+        "apiVersion: qualys-operator.io/v1alpha1
+kind: AwsConnector
+metadata:
+  name: {{NAME}}
+{{ANNOTATIONS}}spec:
+  arn: arn:aws:iam::{{ACCOUNT}}:role/QualysConnectorRole
+  externalId: e2e-{{ACCOUNT}}
+  runFrequencyMinutes: 240
+  apps:
+    - name: AI
+{{EXTRA}}",
+        &[
+            ("NAME", name),
+            ("ACCOUNT", account),
+            ("ANNOTATIONS", &annotations),
+            ("EXTRA", extra_spec),
+        ],
+    )
+}
+
+/// `status.externalId`, which must be set.
+pub fn external_id(obj: &Value) -> String {
+    let id = str_at(obj, "/status/externalId").to_string();
+    assert!(!id.is_empty(), "no status.externalId in {}", obj["status"]);
+    id
+}
+
 /// A manifest with `{{NAME}}`-style placeholders filled in.
 pub fn fill(template: &str, vars: &[(&str, &str)]) -> String {
     vars.iter()
