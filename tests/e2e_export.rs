@@ -13,6 +13,7 @@ use serde_json::json;
 const BIN: &str = env!("CARGO_BIN_EXE_qualys-operator");
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_every_exported_file_is_accepted_by_the_api_server() {
     if !e2e() {
         return;

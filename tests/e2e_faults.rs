@@ -46,6 +46,7 @@ fn creates(env: &Env) -> u64 {
 // 1. A failed read-back after a create
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_failed_read_back_after_a_create_never_creates_again() {
     if !e2e() {
         return;
@@ -95,6 +96,7 @@ fn e2e_a_failed_read_back_after_a_create_never_creates_again() {
 // 2. Deleting while the create is unanswered
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_deleting_an_object_whose_create_hung_deletes_what_the_create_made() {
     if !e2e() {
         return;
@@ -133,6 +135,7 @@ fn e2e_deleting_an_object_whose_create_hung_deletes_what_the_create_made() {
 // 3. MustCreate and a lost create answer
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_must_create_with_a_lost_create_answer_adopts_its_own_connector() {
     if !e2e() {
         return;
@@ -159,6 +162,7 @@ fn e2e_must_create_with_a_lost_create_answer_adopts_its_own_connector() {
 // 4. Claims are exclusive
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_second_object_naming_anothers_connector_gets_a_conflict_and_touches_nothing() {
     if !e2e() {
         return;
@@ -216,6 +220,7 @@ fn e2e_a_second_object_naming_anothers_connector_gets_a_conflict_and_touches_not
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_adoption_by_annotation_is_announced_in_an_event() {
     if !e2e() {
         return;
@@ -246,6 +251,7 @@ fn e2e_adoption_by_annotation_is_announced_in_an_event() {
 // 5. Status never claims more than observed
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_failing_delete_shows_ready_false_with_the_error() {
     if !e2e() {
         return;
@@ -278,6 +284,7 @@ fn e2e_a_failing_delete_shows_ready_false_with_the_error() {
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_hung_search_blocks_neither_new_objects_nor_an_orphan_deletion() {
     if !e2e() {
         return;
@@ -319,6 +326,7 @@ fn e2e_a_hung_search_blocks_neither_new_objects_nor_an_orphan_deletion() {
 // 7. Waste
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_new_connector_gets_no_redundant_secret_update() {
     if !e2e() {
         return;
@@ -368,6 +376,7 @@ spec:
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_refused_create_is_retried_with_backoff_not_in_a_loop() {
     if !e2e() {
         return;
@@ -480,6 +489,7 @@ fn storm_account(i: usize) -> String {
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_fault_storm_ends_with_no_duplicate_no_leak_and_every_object_ready() {
     if !e2e() {
         return;

@@ -57,6 +57,7 @@ fn seed_cloudview_aws(env: &Env, account: &str, name: &str) -> String {
 // 1. The examples
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_every_example_reaches_ready_and_qualys_holds_exactly_them() {
     if !e2e() {
         return;
@@ -253,6 +254,7 @@ fn dry_run(env: &Env, args: &[&str], stdin: Option<&str>) -> Result<(), String> 
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_invalid_manifests_and_immutable_fields_are_refused_naming_the_field() {
     if !e2e() {
         return;
@@ -338,6 +340,7 @@ fn e2e_invalid_manifests_and_immutable_fields_are_refused_naming_the_field() {
 // 3. Drift
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_drift_is_corrected_within_the_resync_interval_and_a_quiet_state_only_searches() {
     if !e2e() {
         return;
@@ -477,6 +480,7 @@ fn e2e_drift_is_corrected_within_the_resync_interval_and_a_quiet_state_only_sear
 // 4. Deletion
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_deletion_policies_do_what_they_say() {
     if !e2e() {
         return;
@@ -582,6 +586,7 @@ spec:
 /// Orphan one needs nothing from Qualys and goes; switching a stuck one to
 /// Orphan (what its message advises) lets it go.
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_deletion_without_the_account_keeps_only_what_needs_qualys() {
     if !e2e() {
         return;
@@ -640,6 +645,7 @@ fn e2e_deletion_without_the_account_keeps_only_what_needs_qualys() {
 // 5. Pause
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_paused_object_is_left_alone_until_resumed_and_can_still_be_deleted() {
     if !e2e() {
         return;
@@ -705,6 +711,7 @@ fn e2e_a_paused_object_is_left_alone_until_resumed_and_can_still_be_deleted() {
 // 6. Run requests
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_each_new_run_requested_at_value_runs_the_connector_once() {
     if !e2e() {
         return;
@@ -758,6 +765,7 @@ fn e2e_each_new_run_requested_at_value_runs_the_connector_once() {
 // 7. Adoption
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_existing_connectors_are_adopted_by_annotation_or_natural_key_never_duplicated() {
     if !e2e() {
         return;
@@ -825,6 +833,7 @@ fn secret(name: &str, key: &str, value: &str) -> String {
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_rotated_secret_is_pushed_and_a_missing_one_is_reported_never_leaked() {
     if !e2e() {
         return;
@@ -924,6 +933,7 @@ spec:
 // 9. Crash safety
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_an_operator_killed_after_a_lost_create_converges_without_a_duplicate() {
     if !e2e() {
         return;
@@ -1005,6 +1015,7 @@ fn lease_holder(env: &Env, lease: &str) -> Result<String, String> {
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_two_replicas_elect_one_leader_and_the_other_takes_over_when_it_dies() {
     if !e2e() {
         return;
@@ -1066,6 +1077,7 @@ fn e2e_two_replicas_elect_one_leader_and_the_other_takes_over_when_it_dies() {
 /// Conflict, and stays one across resyncs without taking the first one's
 /// place (the first stays Ready and Qualys keeps its settings).
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_second_global_scan_configuration_conflicts_without_displacing_the_first() {
     if !e2e() {
         return;
@@ -1116,6 +1128,7 @@ spec:
 // 11. Health and metrics
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_health_readiness_and_metrics_are_served() {
     if !e2e() {
         return;
@@ -1225,6 +1238,7 @@ fn empty_api_server() -> u16 {
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_missing_crds_stop_the_operator_with_a_clear_message() {
     if !e2e() {
         return;
