@@ -182,29 +182,38 @@ fn connector_spec(kind: CloudKind, c: &Connector, fields: &Fields, secret_ref: O
     {
         scan.remove("enabled");
     }
-    if let Some(Value::Array(names)) = fields.get("spec.apps") {
-        let apps: Vec<Value> = names
-            .iter()
-            .filter_map(Value::as_str)
-            .map(|name| {
-                let mut app = json!({ "name": name });
-                if let Some(Value::String(id)) = fields.get(&format!("spec.apps.{name}.identifier"))
-                    && guid(id) != guid(&identity)
-                {
-                    app["identifier"] = json!(id);
-                }
-                if let Some(tag) = fields.get(&format!("spec.apps.{name}.tagId")) {
-                    app["tagId"] = tag.clone();
-                }
-                app
-            })
-            .collect();
-        spec.insert("apps".into(), Value::Array(apps));
+    if let Some(apps) = apps_of(fields, &identity) {
+        spec.insert("apps".into(), apps);
     }
     if let Some((field, secret)) = secret_ref {
         spec.insert(field.into(), json!({ "name": secret, "key": secret_key(field) }));
     }
     Value::Object(spec)
+}
+
+/// `spec.apps` from observed fields: an identifier only where it is not the
+/// default (`identity`), a tag only where Qualys reported one.
+fn apps_of(fields: &Fields, identity: &str) -> Option<Value> {
+    let Some(Value::Array(names)) = fields.get("spec.apps") else {
+        return None;
+    };
+    let apps = names
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|name| {
+            let mut app = json!({ "name": name });
+            if let Some(Value::String(id)) = fields.get(&format!("spec.apps.{name}.identifier"))
+                && guid(id) != guid(identity)
+            {
+                app["identifier"] = json!(id);
+            }
+            if let Some(tag) = fields.get(&format!("spec.apps.{name}.tagId")) {
+                app["tagId"] = tag.clone();
+            }
+            app
+        })
+        .collect();
+    Some(Value::Array(apps))
 }
 
 fn secret_key(field: &str) -> &'static str {
@@ -322,24 +331,8 @@ pub fn export(snap: &Snapshot, filter: &Filter, namespace: &str) -> Vec<Exported
             "tenantName".into(),
             json!(o.organization_name.clone().unwrap_or_else(|| tenant.clone())),
         );
-        if let Some(Value::Array(app_names)) = fields.get("spec.apps") {
-            let apps: Vec<Value> = app_names
-                .iter()
-                .filter_map(Value::as_str)
-                .map(|app| {
-                    let mut entry = json!({ "name": app });
-                    if let Some(Value::String(ident)) = fields.get(&format!("spec.apps.{app}.identifier"))
-                        && guid(ident) != guid(&tenant)
-                    {
-                        entry["identifier"] = json!(ident);
-                    }
-                    if let Some(tag) = fields.get(&format!("spec.apps.{app}.tagId")) {
-                        entry["tagId"] = tag.clone();
-                    }
-                    entry
-                })
-                .collect();
-            spec.insert("apps".into(), Value::Array(apps));
+        if let Some(apps) = apps_of(&fields, &tenant) {
+            spec.insert("apps".into(), apps);
         }
         spec.insert(
             "secretValueSecretRef".into(),

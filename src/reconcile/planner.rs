@@ -312,38 +312,28 @@ fn only_pending_added(change: &FieldChange) -> bool {
 /// `memberPolicy: Include`: members the spec does not list (attached by hand
 /// or created by Qualys for new subscriptions) stay attached.
 fn keep_unlisted_members(changes: &mut Vec<FieldChange>) {
-    changes.retain_mut(|c| {
-        if c.path != "spec.members" {
-            return true;
-        }
-        let mut before = string_list(&c.before);
-        let mut after = string_list(&c.after);
-        after.extend(before.iter().cloned());
-        after.sort();
-        after.dedup();
-        before.sort();
-        if after == before {
-            return false;
-        }
-        c.after = Some(Value::Array(after.into_iter().map(Value::String).collect()));
-        true
-    });
+    keep_members(changes, |_| true);
 }
 
 /// A group member whose connector is still being created is not added
 /// (Qualys refuses an account without a connector) nor removed if Qualys
 /// already lists it.
 fn keep_waiting_members(changes: &mut Vec<FieldChange>, waiting: &[(String, String)]) {
-    if waiting.is_empty() {
-        return;
+    if !waiting.is_empty() {
+        keep_members(changes, |m| waiting.iter().any(|(k, _)| k == m));
     }
+}
+
+/// Members Qualys lists that `keep` selects are never removed by a
+/// `spec.members` change; a change left with nothing to do is dropped.
+fn keep_members(changes: &mut Vec<FieldChange>, keep: impl Fn(&str) -> bool) {
     changes.retain_mut(|c| {
         if c.path != "spec.members" {
             return true;
         }
         let mut before = string_list(&c.before);
         let mut after = string_list(&c.after);
-        after.extend(before.iter().filter(|m| waiting.iter().any(|(k, _)| k == *m)).cloned());
+        after.extend(before.iter().filter(|m| keep(m)).cloned());
         after.sort();
         after.dedup();
         before.sort();
