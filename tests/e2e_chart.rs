@@ -877,6 +877,7 @@ fn assert_server_accepts(what: &str, stream: &str) {
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_every_rendering_is_accepted_by_the_api_server() {
     if e2e().is_none() {
         return;
@@ -908,6 +909,7 @@ fn can_i(sa: &str, args: &[&str]) -> bool {
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_rbac_grants_what_the_operator_needs_and_nothing_more() {
     if e2e().is_none() {
         return;
@@ -1024,6 +1026,7 @@ fn e2e_rbac_grants_what_the_operator_needs_and_nothing_more() {
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_helm_install_upgrade_uninstall() {
     if e2e().is_none() {
         return;
@@ -1189,6 +1192,9 @@ fn troubleshooting_explains_every_condition_reason() {
         "Throttled",
         "ReferenceNotReady",
         "CreateIncomplete",
+        "CreateDeferred",
+        "Unconfirmed",
+        "DeletionFailed",
         "Paused",
         "Retained",
         "Conflict",

@@ -32,12 +32,6 @@ const READY: Duration = Duration::from_secs(90);
 /// the shared snapshot's age, the API server and the simulator).
 const SLACK: Duration = Duration::from_secs(12);
 
-fn external_id(obj: &Value) -> String {
-    let id = str_at(obj, "/status/externalId").to_string();
-    assert!(!id.is_empty(), "no status.externalId in {}", obj["status"]);
-    id
-}
-
 fn run_frequency(env: &Env, id: &str) -> Option<u64> {
     env.sim_connector(id).and_then(|c| c["runFrequency"].as_u64())
 }
@@ -46,6 +40,7 @@ fn run_frequency(env: &Env, id: &str) -> Option<u64> {
 // 1. The examples
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_every_example_reaches_ready_and_qualys_holds_exactly_them() {
     if !e2e() {
         return;
@@ -233,6 +228,7 @@ fn dry_run(env: &Env, args: &[&str], stdin: Option<&str>) -> Result<(), String> 
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_invalid_manifests_and_immutable_fields_are_refused_naming_the_field() {
     if !e2e() {
         return;
@@ -318,6 +314,7 @@ fn e2e_invalid_manifests_and_immutable_fields_are_refused_naming_the_field() {
 // 3. Drift
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_drift_is_corrected_within_the_resync_interval_and_a_quiet_state_only_searches() {
     if !e2e() {
         return;
@@ -457,6 +454,7 @@ fn e2e_drift_is_corrected_within_the_resync_interval_and_a_quiet_state_only_sear
 // 4. Deletion
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_deletion_policies_do_what_they_say() {
     if !e2e() {
         return;
@@ -562,6 +560,7 @@ spec:
 /// Orphan one needs nothing from Qualys and goes; switching a stuck one to
 /// Orphan (what its message advises) lets it go.
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_deletion_without_the_account_keeps_only_what_needs_qualys() {
     if !e2e() {
         return;
@@ -620,6 +619,7 @@ fn e2e_deletion_without_the_account_keeps_only_what_needs_qualys() {
 // 5. Pause
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_paused_object_is_left_alone_until_resumed_and_can_still_be_deleted() {
     if !e2e() {
         return;
@@ -685,6 +685,7 @@ fn e2e_a_paused_object_is_left_alone_until_resumed_and_can_still_be_deleted() {
 // 6. Run requests
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_each_new_run_requested_at_value_runs_the_connector_once() {
     if !e2e() {
         return;
@@ -738,6 +739,7 @@ fn e2e_each_new_run_requested_at_value_runs_the_connector_once() {
 // 7. Adoption
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_existing_connectors_are_adopted_by_annotation_or_natural_key_never_duplicated() {
     if !e2e() {
         return;
@@ -805,6 +807,7 @@ fn secret(name: &str, key: &str, value: &str) -> String {
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_rotated_secret_is_pushed_and_a_missing_one_is_reported_never_leaked() {
     if !e2e() {
         return;
@@ -904,6 +907,7 @@ spec:
 // 9. Crash safety
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_an_operator_killed_after_a_lost_create_converges_without_a_duplicate() {
     if !e2e() {
         return;
@@ -985,6 +989,7 @@ fn lease_holder(env: &Env, lease: &str) -> Result<String, String> {
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_two_replicas_elect_one_leader_and_the_other_takes_over_when_it_dies() {
     if !e2e() {
         return;
@@ -1046,6 +1051,7 @@ fn e2e_two_replicas_elect_one_leader_and_the_other_takes_over_when_it_dies() {
 /// Conflict, and stays one across resyncs without taking the first one's
 /// place (the first stays Ready and Qualys keeps its settings).
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_a_second_global_scan_configuration_conflicts_without_displacing_the_first() {
     if !e2e() {
         return;
@@ -1096,6 +1102,7 @@ spec:
 // 11. Health and metrics
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_health_readiness_and_metrics_are_served() {
     if !e2e() {
         return;
@@ -1205,6 +1212,7 @@ fn empty_api_server() -> u16 {
 }
 
 #[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
 fn e2e_missing_crds_stop_the_operator_with_a_clear_message() {
     if !e2e() {
         return;

@@ -73,8 +73,7 @@ fn args(list: &[&str]) -> Vec<String> {
 fn write_examples(dir: &Path, base: &str, keep_credentials: bool) {
     let mut docs = example_documents();
     let account = doc_mut(&mut docs, "QualysAccount", "default");
-    account["spec"] =
-        json!({"apiUrl": base, "gatewayUrl": base, "credentialsSecretRef": {"name": "qualys-credentials"}});
+    account["spec"] = json!({"apiUrl": base, "gatewayUrl": base, "allowInsecureHttp": true, "credentialsSecretRef": {"name": "qualys-credentials"}});
     let mut n = 0;
     for doc in docs {
         if !keep_credentials && doc.kind() == "Secret" && doc.name() == "qualys-credentials" {
@@ -673,7 +672,7 @@ fn the_default_limits_fail_a_hung_plan_in_under_90_seconds() {
     let qualys_operator::cli::Command::Plan(args) = cli.command else {
         panic!("not plan")
     };
-    let timeouts = args.account_options().timeouts.unwrap_or_default();
+    let timeouts = args.connection.account_options().timeouts.unwrap_or_default();
     let attempts = timeouts.max_retries + 1;
     let backoff: std::time::Duration = (1..attempts).map(|r| timeouts.retry_base * 2u32.pow(r - 1)).sum();
     let worst = timeouts.request * attempts + backoff;

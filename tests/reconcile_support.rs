@@ -172,18 +172,7 @@ impl Env {
     /// Apply and insist that nothing failed or conflicted.
     pub async fn apply(&mut self) -> Vec<(ObjectPlan, Applied)> {
         let results = self.try_apply().await.unwrap_or_else(|e| panic!("apply: {e}"));
-        let problems: Vec<String> = results
-            .iter()
-            .filter(|(p, a)| a.failure.is_some() || p.actions.iter().any(|x| matches!(x, Action::Conflict { .. })))
-            .map(|(p, a)| {
-                format!(
-                    "{}: {:?} {:?}",
-                    p.object,
-                    a.failure.as_ref().map(ToString::to_string),
-                    p.actions
-                )
-            })
-            .collect();
+        let problems = problems(&results);
         assert!(problems.is_empty(), "apply had problems:\n{}", problems.join("\n"));
         results
     }
@@ -234,7 +223,22 @@ impl Env {
     }
 }
 
-/// The plan of one object.
+/// One line per object whose apply failed or stopped at a conflict.
+pub fn problems(results: &[(ObjectPlan, Applied)]) -> Vec<String> {
+    results
+        .iter()
+        .filter(|(p, a)| a.failure.is_some() || p.actions.iter().any(|x| matches!(x, Action::Conflict { .. })))
+        .map(|(p, a)| {
+            format!(
+                "{}: {:?} {:?}",
+                p.object,
+                a.failure.as_ref().map(ToString::to_string),
+                p.actions
+            )
+        })
+        .collect()
+}
+
 /// What applying `reference` did, from an apply's results.
 pub fn applied<'a>(results: &'a [(ObjectPlan, Applied)], reference: &str) -> &'a Applied {
     results

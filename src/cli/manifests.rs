@@ -35,6 +35,18 @@ pub struct ManifestArgs {
     /// Manifest files or directories (multi-document YAML; Secrets and QualysAccounts included).
     #[arg(short = 'f', long = "filename", required = true)]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// Where created ids and sent-secret hashes are remembered between runs.
+    #[arg(long, default_value = "qualys-operator.state.json")]
+    pub state: PathBuf,
+    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// How to reach Qualys: the same flags and rules for every command.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConnectionArgs {
     /// The QualysAccount to use when the manifests define several.
     #[arg(long)]
     pub account: Option<String>,
@@ -60,11 +72,6 @@ pub struct ManifestArgs {
     /// so a server that never answers fails a plan after about 4 × this.
     #[arg(long, default_value = "15s", value_parser = parse_duration)]
     pub request_timeout: Duration,
-    /// Where created ids and sent-secret hashes are remembered between runs.
-    #[arg(long, default_value = "qualys-operator.state.json")]
-    pub state: PathBuf,
-    #[arg(long, short = 'o', value_enum, default_value_t = Output::Text)]
-    pub output: Output,
 }
 
 /// Seconds to wait for a TCP (and TLS) connection: an address that takes longer is not answering.
@@ -80,7 +87,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from(d).ok().filter(|d| !d.is_zero()).ok_or_else(bad)
 }
 
-impl ManifestArgs {
+impl ConnectionArgs {
     /// Credentials come from the environment only: never from an argument,
     /// which would show in `ps` and shell history.
     pub fn account_options(&self) -> AccountOptions {
@@ -122,7 +129,7 @@ impl Session {
         if let Some(note) = ws.ignored_note() {
             eprintln!("{note}");
         }
-        let conn = ws.connect(&args.account_options(), progress.clone())?;
+        let conn = ws.connect(&args.connection.account_options(), progress.clone())?;
         progress.set_endpoints(conn.endpoints.clone());
         if args.output == Output::Text {
             print!("{}", conn.endpoints.render());
@@ -139,7 +146,7 @@ where
 {
     let metrics = Metrics::new();
     let progress = ProgressReporter::new(metrics.clone());
-    let limit = args.timeout;
+    let limit = args.connection.timeout;
     progress
         .run(limit, async {
             let session = Session::open(&args, &progress, metrics)?;

@@ -2,6 +2,7 @@
 
 mod demo;
 pub mod endpoints;
+mod export;
 mod manifests;
 mod progress;
 pub mod state;
@@ -12,7 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub use demo::{EXAMPLES, example_workspace};
-pub use manifests::{ManifestArgs, Output};
+pub use export::ExportArgs;
+pub use manifests::{ConnectionArgs, ManifestArgs, Output};
 
 /// Qualys cloud connectors as Kubernetes objects.
 #[derive(Debug, Parser)]
@@ -41,6 +43,9 @@ pub enum Command {
     /// Make Qualys match the manifests, then show the resulting states.
     #[command(after_help = manifests::ENDPOINT_RULE)]
     Apply(ManifestArgs),
+    /// Write manifests describing what a Qualys subscription holds (adopted by id on the first apply).
+    #[command(after_help = manifests::ENDPOINT_RULE)]
+    Export(export::ExportArgs),
     /// Run the examples against an embedded Qualys simulator (every API family on its URL).
     Demo,
     /// Run the operator (in a cluster or against a kubeconfig).
@@ -54,6 +59,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Simulator(args) => return crate::simulator::serve_cli(args),
         Command::Plan(args) => block_on(manifests::plan(args)),
         Command::Apply(args) => block_on(manifests::apply(args)),
+        Command::Export(args) => block_on(export::run(args)),
         Command::Demo => block_on(demo::run()),
         Command::Run(args) => return crate::controller::run(args),
     };

@@ -48,6 +48,8 @@ pub struct AccountRegistry {
     metrics: Arc<Metrics>,
     /// Every Qualys client's writes pass the leader fence.
     fence: Arc<dyn WriteFence>,
+    /// `--qualys-request-timeout`, for every account's client.
+    request_timeout: Option<std::time::Duration>,
     cache: Mutex<HashMap<String, (String, QualysClient)>>,
 }
 
@@ -65,8 +67,14 @@ impl AccountRegistry {
             overrides,
             metrics,
             fence,
+            request_timeout: None,
             cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    pub fn with_request_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
     }
 
     /// Which account an object in `namespace` uses.
@@ -89,6 +97,16 @@ impl AccountRegistry {
             .await
             .map_err(kube_err)?
             .ok_or_else(|| AccountError::Missing(key.clone()))?;
+        // URLs from --qualys-url-override replace the account's (an operator
+        // flag is its own opt-in); the account's own must be safe to use.
+        if self.overrides.api_url.is_none()
+            && let Some(problem) = account.spec.url_problem()
+        {
+            return Err(AccountError::Invalid {
+                account: key.clone(),
+                message: problem,
+            });
+        }
         let creds = &account.spec.credentials_secret_ref;
         let secret = Api::<KubeSecret>::namespaced(self.client.clone(), namespace)
             .get_opt(&creds.name)
@@ -127,11 +145,14 @@ impl AccountRegistry {
                 client: client.clone(),
             });
         }
-        let config =
+        let mut config =
             account_config(&account.spec, username, password, &self.overrides).map_err(|e| AccountError::Invalid {
                 account: key.clone(),
                 message: e.to_string(),
             })?;
+        if let Some(timeout) = self.request_timeout {
+            config.timeouts.request = timeout;
+        }
         let client = QualysClient::builder(config)
             .observer(self.metrics.clone())
             .fence(self.fence.clone())

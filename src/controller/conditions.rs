@@ -34,6 +34,12 @@ pub enum Reason {
     DriftDetected,
     /// ObserveOnly and Qualys has no such object.
     NotFound,
+    /// Written to Qualys but not read since: Ready is Unknown until the next refresh.
+    Unconfirmed,
+    /// A delete in Qualys failed; the finalizer stays until it succeeds.
+    DeletionFailed,
+    /// The object changed while a create was being prepared; nothing was sent.
+    CreateDeferred,
 }
 
 impl Reason {
@@ -52,6 +58,9 @@ impl Reason {
             Self::InvalidSpec => "InvalidSpec",
             Self::DriftDetected => "DriftDetected",
             Self::NotFound => "NotFound",
+            Self::Unconfirmed => "Unconfirmed",
+            Self::DeletionFailed => "DeletionFailed",
+            Self::CreateDeferred => "CreateDeferred",
         }
     }
 
@@ -100,9 +109,15 @@ fn condition(
     generation: Option<i64>,
     now: Timestamp,
 ) -> Condition {
+    let status = match (ok, reason) {
+        (true, _) => "True",
+        // Not read since the last write: neither ready nor known to be wrong.
+        (false, Reason::Unconfirmed) => "Unknown",
+        (false, _) => "False",
+    };
     Condition {
         type_: type_.into(),
-        status: if ok { "True" } else { "False" }.into(),
+        status: status.into(),
         reason: reason.as_str().into(),
         message: message.into(),
         observed_generation: generation,
@@ -191,6 +206,18 @@ mod tests {
         assert!(same(&a, &b));
         let c = conditions(&[], &Verdict::available("ok"), Some(2), at(2));
         assert!(!same(&a, &c));
+    }
+
+    #[test]
+    fn an_unconfirmed_write_is_neither_ready_nor_failed() {
+        let c = conditions(
+            &[],
+            &Verdict::failed(Reason::Unconfirmed, "not read back"),
+            Some(1),
+            at(1),
+        );
+        assert_eq!(c[0].status, "Unknown");
+        assert_eq!(c[0].reason, "Unconfirmed");
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct Settings {
     /// First and largest error backoff.
     pub backoff_base: Duration,
     pub backoff_max: Duration,
+    /// Longest one refresh of a snapshot (a kind's paged search) may take.
+    pub search_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -36,6 +38,7 @@ impl Default for Settings {
             creating_requeue: Duration::from_secs(15),
             backoff_base: Duration::from_secs(5),
             backoff_max: Duration::from_secs(600),
+            search_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -53,7 +56,61 @@ pub struct Shared {
     /// from those controllers' caches: listing the kinds per reconcile was
     /// the operator's largest memory and CPU cost at scale.
     views: Mutex<Views>,
+    /// Per kind: the cached objects whose status records a given Qualys id.
+    recorders: Mutex<HashMap<Kind, Vec<IdRecords>>>,
+    /// Status this process wrote that the watch cache may not show yet.
+    pub written: WrittenStatus,
 }
+
+/// The status last written per object (by uid), for a few seconds: a
+/// reconcile that runs on a cached object older than that write (the
+/// create-succeeded annotation's own watch event, say) reads what was
+/// written, not what the cache still shows. Without it, a new connector's
+/// next reconcile did not know its secret had been sent, and sent it again.
+#[derive(Default)]
+pub struct WrittenStatus {
+    by_uid: Mutex<HashMap<String, (serde_json::Value, std::time::Instant)>>,
+}
+
+impl WrittenStatus {
+    /// Longer than the watch cache ever lags behind a write it acknowledged.
+    const FRESH: Duration = Duration::from_secs(30);
+
+    pub fn remember(&self, uid: Option<&str>, status: &serde_json::Value) {
+        let Some(uid) = uid else { return };
+        let mut by_uid = self.by_uid.lock().unwrap_or_else(|e| e.into_inner());
+        by_uid.retain(|_, (_, at)| at.elapsed() < Self::FRESH);
+        by_uid.insert(uid.to_string(), (status.clone(), std::time::Instant::now()));
+    }
+
+    /// `object` with the status this process wrote last, if that was recent
+    /// and the object does not show it.
+    pub fn overlay(&self, object: &serde_json::Value, uid: Option<&str>) -> serde_json::Value {
+        let by_uid = self.by_uid.lock().unwrap_or_else(|e| e.into_inner());
+        match uid.and_then(|u| by_uid.get(u)) {
+            Some((status, at)) if at.elapsed() < Self::FRESH && object.get("status") != Some(status) => {
+                let mut object = object.clone();
+                object["status"] = status.clone();
+                object
+            }
+            _ => object.clone(),
+        }
+    }
+}
+
+/// An object whose status records a Qualys id.
+#[derive(Debug, Clone)]
+pub struct IdRecord {
+    /// `Kind/namespace/name`, as claims name objects.
+    pub reference: String,
+    pub namespace: String,
+    /// `spec.accountRef.name`.
+    pub account_ref: Option<String>,
+    pub created: Option<jiff::Timestamp>,
+}
+
+/// The objects of one controller's cache whose `status.externalId` is the given id.
+pub type IdRecords = Box<dyn Fn(&str) -> Vec<IdRecord> + Send + Sync>;
 
 /// What one controller's cache holds for a namespace.
 pub type View<T> = Box<dyn Fn(&str) -> Vec<T> + Send + Sync>;
@@ -71,11 +128,13 @@ impl Shared {
         Self {
             client,
             accounts,
-            observers: ObserverHub::default(),
+            observers: ObserverHub::new(settings.search_timeout),
             metrics,
             settings,
             claims: Mutex::default(),
             views: Mutex::default(),
+            recorders: Mutex::default(),
+            written: WrittenStatus::default(),
         }
     }
 
@@ -106,6 +165,55 @@ impl Shared {
     /// AzureConnectors of `namespace` that an AzureOrgConnector lists.
     pub fn declared_org_members(&self, namespace: &str) -> Vec<String> {
         self.views().org_members.iter().flat_map(|v| v(namespace)).collect()
+    }
+
+    pub fn add_recorders(&self, kind: Kind, view: IdRecords) {
+        let mut recorders = self.recorders.lock().unwrap_or_else(|e| e.into_inner());
+        recorders.entry(kind).or_default().push(view);
+    }
+
+    /// The object other than `me` that holds Qualys `id` of `kind` in
+    /// `account`, whatever named it (annotation, status, natural key, a
+    /// create). An object whose status records the id holds it, the oldest
+    /// such object when several do; before any status records it, the first
+    /// object this process resolved to it. `mine` says whether `me`'s own
+    /// status records it; `created` is `me`'s creation time.
+    pub fn holder(
+        &self,
+        account: &str,
+        kind: Kind,
+        id: &str,
+        me: &str,
+        mine: bool,
+        created: Option<jiff::Timestamp>,
+    ) -> Option<String> {
+        let recorded: Vec<IdRecord> = {
+            let recorders = self.recorders.lock().unwrap_or_else(|e| e.into_inner());
+            recorders
+                .get(&kind)
+                .into_iter()
+                .flatten()
+                .flat_map(|view| view(id))
+                .filter(|r| r.reference != me)
+                .filter(|r| {
+                    self.accounts
+                        .account_for(&r.namespace, r.account_ref.as_deref())
+                        .is_ok_and(|(ns, name)| format!("{ns}/{name}") == account)
+                })
+                .collect()
+        };
+        let oldest = recorded
+            .into_iter()
+            .min_by(|a, b| (a.created, &a.reference).cmp(&(b.created, &b.reference)));
+        match oldest {
+            // Both statuses record it (an earlier takeover): the older object keeps it.
+            Some(other) if mine => {
+                let older = (other.created, other.reference.as_str()) < (created, me);
+                older.then_some(other.reference)
+            }
+            Some(other) => Some(other.reference),
+            None => self.claims(account, kind).get(id).filter(|h| *h != me).cloned(),
+        }
     }
 
     fn views(&self) -> std::sync::MutexGuard<'_, Views> {
@@ -157,6 +265,9 @@ pub struct Context {
     pub reporter: Reporter,
     /// Consecutive failures per object, for exponential backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Objects whose last write to Qualys failed: not before this instant,
+    /// unless their spec (generation) changes.
+    pub held: Mutex<HashMap<String, (std::time::Instant, Option<i64>)>>,
 }
 
 impl Context {
@@ -173,6 +284,25 @@ impl Context {
 
     pub fn succeeded(&self, object: &str) {
         self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(object);
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).remove(object);
+    }
+
+    /// After a failed write to Qualys: the object's own annotation writes
+    /// (the create-pending marker) wake it at once, and without this a
+    /// refused create was retried as fast as the API server answered.
+    pub fn hold(&self, object: &str, wait: Duration, generation: Option<i64>) {
+        let until = std::time::Instant::now() + wait;
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        held.insert(object.to_string(), (until, generation));
+    }
+
+    /// How long the object must still wait, if its last write failed and its spec did not change since.
+    pub fn held_for(&self, object: &str, generation: Option<i64>) -> Option<Duration> {
+        let held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let (until, seen) = held.get(object)?;
+        (*seen == generation)
+            .then(|| until.saturating_duration_since(std::time::Instant::now()))
+            .filter(|left| !left.is_zero())
     }
 }
 
@@ -186,4 +316,24 @@ pub fn jitter(d: Duration) -> Duration {
 /// refresh, so the reconcile that refreshes it sees (and wakes) the changes.
 pub fn jitter_up(d: Duration) -> Duration {
     d.mul_f64(1.0 + fastrand::f64() * 0.2)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_cached_object_older_than_our_status_write_reads_what_was_written() {
+        let written = WrittenStatus::default();
+        let stale = json!({"metadata": {"uid": "u1"}, "status": null});
+        assert_eq!(written.overlay(&stale, Some("u1")), stale, "nothing written yet");
+        let status = json!({"externalId": "7", "secretHash": "h"});
+        written.remember(Some("u1"), &status);
+        assert_eq!(written.overlay(&stale, Some("u1"))["status"], status);
+        assert_eq!(written.overlay(&stale, Some("u2")), stale, "another object");
+        let current = json!({"metadata": {"uid": "u1"}, "status": status});
+        assert_eq!(written.overlay(&current, Some("u1")), current);
+    }
 }

@@ -4,6 +4,7 @@
 
 mod account_status;
 mod accounts;
+mod claims;
 pub mod conditions;
 mod context;
 mod guard;
@@ -13,6 +14,7 @@ mod reconciler;
 mod secret_index;
 mod server;
 pub mod status;
+mod watches;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,7 +33,7 @@ use kube::{Api, Client, CustomResourceExt, ResourceExt};
 use tokio::sync::watch;
 
 pub use accounts::AccountError;
-use context::{Context, Settings, Shared, View};
+use context::{Context, IdRecord, Settings, Shared, View};
 pub use reconciler::FINALIZER;
 use reconciler::{Reconciled, error_policy, reconcile};
 use secret_index::SecretReferences;
@@ -93,6 +95,13 @@ pub struct RunArgs {
     /// Floor for any resync interval (tests lower it; the CRD already refuses less than 1m per object).
     #[arg(long, env = "QUALYS_OPERATOR_MIN_RESYNC_INTERVAL", default_value = "1m", value_parser = parse_duration, hide = true)]
     pub min_resync_interval: Duration,
+    /// Longest one Qualys HTTP call may take, request sent to answer read.
+    #[arg(long, env = "QUALYS_OPERATOR_QUALYS_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub qualys_request_timeout: Duration,
+    /// Longest one refresh of a kind's shared snapshot (every page of its
+    /// search, retries included) may take; objects waiting on it are told why.
+    #[arg(long, env = "QUALYS_OPERATOR_QUALYS_SEARCH_TIMEOUT", default_value = "2m", value_parser = parse_duration)]
+    pub qualys_search_timeout: Duration,
     /// Override every account's Qualys URLs (tests and air-gapped mirrors).
     #[arg(long, env = "QUALYS_OPERATOR_QUALYS_URL", hide = true)]
     pub qualys_url_override: Option<String>,
@@ -298,6 +307,56 @@ fn gcp_member(c: &GcpConnector) -> Vec<MemberCandidate> {
     )
 }
 
+/// What claims read from every kind's objects: the account and the Qualys id
+/// their status records.
+trait Records {
+    fn account_ref(&self) -> Option<&str>;
+    fn recorded_id(&self) -> Option<&str>;
+}
+
+macro_rules! records {
+    ($($k:ty),*) => {$(
+        impl Records for $k {
+            fn account_ref(&self) -> Option<&str> {
+                self.spec.management.account_ref.as_ref().map(|r| r.name.as_str())
+            }
+            fn recorded_id(&self) -> Option<&str> {
+                self.status.as_ref().and_then(|s| s.common.external_id.as_deref()).filter(|id| !id.is_empty())
+            }
+        }
+    )*};
+}
+
+records!(
+    AwsConnector,
+    AzureConnector,
+    GcpConnector,
+    OciConnector,
+    AzureOrgConnector,
+    ConnectorGroup,
+    GlobalScanConfiguration
+);
+
+/// The cached objects whose status records an id.
+fn recorders<K: Reconciled + Records>(store: &Store<K>, kind: Kind) -> context::IdRecords {
+    let cache = store.clone();
+    Box::new(move |id: &str| {
+        cache
+            .state_filter(|o| o.recorded_id() == Some(id))
+            .iter()
+            .map(|o| {
+                let namespace = o.namespace().unwrap_or_default();
+                IdRecord {
+                    reference: format!("{kind}/{namespace}/{}", o.name_any()),
+                    namespace,
+                    account_ref: o.account_ref().map(str::to_string),
+                    created: o.meta().creation_timestamp.as_ref().map(|t| t.0),
+                }
+            })
+            .collect()
+    })
+}
+
 /// An Api for one namespace, or all.
 fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
 where
@@ -344,7 +403,7 @@ struct Common<'a> {
     shutdown: watch::Receiver<bool>,
 }
 
-fn controller<K: Reconciled>(
+fn controller<K: Reconciled + Records>(
     shared: Arc<Shared>,
     kind: Kind,
     namespace: Option<&str>,
@@ -359,14 +418,16 @@ fn controller<K: Reconciled>(
         settings = settings.debounce(Duration::from_secs(1));
     }
     let (store, writer) = reflector::store();
+    let recorder = Recorder::new(client.clone(), common.reporter.clone());
     // The store holds every object for the life of the process. Field
     // managers are about half of each object and nothing here reads them.
-    let objects = watcher(scoped::<K>(&client, namespace), common.config.clone())
+    let objects = watches::guarded::<K>(&client, namespace, common.config.clone(), recorder.clone())
         .modify(|o| o.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects();
     let ctl = Controller::for_stream(objects, store.clone()).with_config(settings);
     views(&shared, &store);
+    shared.add_recorders(kind, recorders(&store, kind));
     // Related objects only wake ours, so their metadata is enough: the
     // operator never holds Secret data it does not use.
     let references = SecretReferences::new(store.clone());
@@ -396,9 +457,10 @@ fn controller<K: Reconciled>(
     let context = Arc::new(Context {
         shared,
         kind,
-        recorder: Recorder::new(client, common.reporter.clone()),
+        recorder,
         reporter: common.reporter,
         failures: Default::default(),
+        held: Default::default(),
     });
     let mut stop = common.shutdown;
     let signal = async move {
@@ -455,6 +517,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
     let settings = Settings {
         resync: args.resync_interval.max(args.min_resync_interval),
         min_resync: args.min_resync_interval,
+        search_timeout: args.qualys_search_timeout,
         ..Settings::default()
     };
     let leadership = if args.leader_election {
@@ -468,7 +531,8 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         overrides,
         metrics.clone(),
         leadership.clone(),
-    );
+    )
+    .with_request_timeout(args.qualys_request_timeout);
     let shared = Arc::new(Shared::new(client.clone(), accounts, metrics.clone(), settings));
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -492,6 +556,9 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         .identity
         .clone()
         .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
+    // The election task releases the lease on shutdown: the process waits for
+    // it, or a rolling update would wait a whole lease for the next leader.
+    let mut election: Option<tokio::task::JoinHandle<()>> = None;
     if args.leader_election {
         let (leading_tx, mut leading_rx) = watch::channel(false);
         let lease = leader::LeaseConfig {
@@ -507,7 +574,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         let lost_tx = shutdown_tx.clone();
         let leader_metrics = metrics.clone();
         let lease_shutdown = shutdown_rx.clone();
-        tokio::spawn(async move {
+        election = Some(tokio::spawn(async move {
             let result = leader::run(lease_client, lease, leadership, leading_tx, lease_shutdown).await;
             leader_metrics.leader.set(0);
             if let Err(e) = result {
@@ -515,7 +582,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             }
             // Lost or failed: stop everything; the pod restarts as a follower.
             lost_tx.send_replace(true);
-        });
+        }));
         // A standby is healthy and ready: it only waits for the lease.
         ready.store(true, Ordering::Relaxed);
         tracing::info!(identity = %identity, "waiting for leadership");
@@ -611,6 +678,9 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
     tracing::info!(namespaces = ?args.namespaces, "controllers started");
     futures::future::join_all(controllers).await;
     shutdown_tx.send_replace(true);
+    if let Some(election) = election {
+        let _ = tokio::time::timeout(Duration::from_secs(5), election).await;
+    }
     let _ = server.await;
     Ok(())
 }

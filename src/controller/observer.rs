@@ -16,10 +16,33 @@ use crate::reconcile::snapshot::Snapshot;
 
 struct Entry {
     snapshot: Arc<Snapshot>,
-    refreshed: Instant,
+    /// When the read behind it started: it shows no write finished after this.
+    started: Instant,
 }
 
-type Slot = Arc<Mutex<Option<Entry>>>;
+/// One account and kind. The snapshot is swapped under a short lock, never
+/// held across a call to Qualys; `refresh` makes concurrent refreshes one.
+#[derive(Default)]
+struct Slot {
+    entry: std::sync::Mutex<Option<Entry>>,
+    refresh: Mutex<()>,
+    /// Qualys id → when the operator's last write to it finished.
+    writes: std::sync::Mutex<HashMap<String, Instant>>,
+}
+
+impl Slot {
+    fn current(&self) -> Option<(Arc<Snapshot>, Instant)> {
+        let entry = self.entry.lock().unwrap_or_else(|e| e.into_inner());
+        entry.as_ref().map(|e| (e.snapshot.clone(), e.started))
+    }
+}
+
+/// A snapshot and when the read behind it started.
+#[derive(Clone)]
+pub struct Seen {
+    pub snapshot: Arc<Snapshot>,
+    pub started: Instant,
+}
 
 /// Qualys objects whose observed state changed in a refresh.
 #[derive(Debug, Clone)]
@@ -30,16 +53,15 @@ pub struct Changed {
 }
 
 pub struct ObserverHub {
-    slots: std::sync::Mutex<HashMap<(String, Kind), Slot>>,
+    slots: std::sync::Mutex<HashMap<(String, Kind), Arc<Slot>>>,
     changes: broadcast::Sender<Changed>,
+    /// Longest a refresh (every page of the kind's search) may take.
+    search_timeout: Duration,
 }
 
 impl Default for ObserverHub {
     fn default() -> Self {
-        Self {
-            slots: Default::default(),
-            changes: broadcast::channel(256).0,
-        }
+        Self::new(Duration::from_secs(120))
     }
 }
 
@@ -71,19 +93,37 @@ fn changed_ids(kind: Kind, old: &Snapshot, new: &Snapshot) -> Vec<String> {
     }
 }
 
+fn timed_out(what: &str, after: Duration) -> QualysError {
+    QualysError::Transport {
+        message: format!("{what} timed out after {}s", after.as_secs()),
+        timeout: true,
+        request_sent: true,
+    }
+}
+
 impl ObserverHub {
+    pub fn new(search_timeout: Duration) -> Self {
+        Self {
+            slots: Default::default(),
+            changes: broadcast::channel(256).0,
+            search_timeout,
+        }
+    }
+
     /// Refreshes that found changes, so only the affected objects are woken.
     pub fn subscribe(&self) -> broadcast::Receiver<Changed> {
         self.changes.subscribe()
     }
 
-    fn slot(&self, account: &str, kind: Kind) -> Slot {
+    fn slot(&self, account: &str, kind: Kind) -> Arc<Slot> {
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
         slots.entry((account.to_string(), kind)).or_default().clone()
     }
 
     /// The snapshot of `kind` for `account`, refreshed when older than
-    /// `max_age` or when `force` is set. Concurrent callers share one refresh.
+    /// `max_age` or, with `force`, by a read that starts after this call.
+    /// Concurrent callers share one refresh; none waits longer than the search
+    /// timeout, and none holds the snapshot while Qualys answers.
     pub async fn view(
         &self,
         account: &str,
@@ -91,17 +131,45 @@ impl ObserverHub {
         kind: Kind,
         max_age: Duration,
         force: bool,
-    ) -> Result<Arc<Snapshot>, QualysError> {
+    ) -> Result<Seen, QualysError> {
+        let asked = Instant::now();
         let slot = self.slot(account, kind);
-        let mut guard = slot.lock().await;
-        if let Some(entry) = guard.as_ref()
-            && !force
-            && entry.refreshed.elapsed() < max_age
-        {
-            return Ok(entry.snapshot.clone());
+        let usable = |(snapshot, started): (Arc<Snapshot>, Instant)| {
+            let fresh = if force {
+                started >= asked
+            } else {
+                started.elapsed() < max_age
+            };
+            fresh.then_some(Seen { snapshot, started })
+        };
+        if let Some(seen) = slot.current().and_then(usable) {
+            return Ok(seen);
         }
-        let snapshot = Arc::new(Snapshot::observe(client, &BTreeSet::from([kind])).await?);
-        if let Some(previous) = guard.as_ref() {
+        let _refreshing = tokio::time::timeout(self.search_timeout, slot.refresh.lock())
+            .await
+            .map_err(|_| timed_out("waiting for another search of Qualys", self.search_timeout))?;
+        // Someone else's refresh may have served us while we waited.
+        if let Some(seen) = slot.current().and_then(usable) {
+            return Ok(seen);
+        }
+        let started = Instant::now();
+        let observed = tokio::time::timeout(self.search_timeout, Snapshot::observe(client, &BTreeSet::from([kind])))
+            .await
+            .map_err(|_| timed_out("searching Qualys", self.search_timeout))??;
+        let snapshot = Arc::new(observed);
+        {
+            // Writes this read already shows need no tracking any more.
+            let mut writes = slot.writes.lock().unwrap_or_else(|e| e.into_inner());
+            writes.retain(|_, written| *written >= started);
+        }
+        let previous = {
+            let mut entry = slot.entry.lock().unwrap_or_else(|e| e.into_inner());
+            entry.replace(Entry {
+                snapshot: snapshot.clone(),
+                started,
+            })
+        };
+        if let Some(previous) = previous {
             let ids = changed_ids(kind, &previous.snapshot, &snapshot);
             if !ids.is_empty() {
                 // Nobody listening (tests, start-up) is fine: objects also resync on their own.
@@ -112,16 +180,34 @@ impl ObserverHub {
                 });
             }
         }
-        *guard = Some(Entry {
-            snapshot: snapshot.clone(),
-            refreshed: Instant::now(),
-        });
-        Ok(snapshot)
+        Ok(Seen { snapshot, started })
     }
 
-    /// After a write: re-read the changed object and put it in the snapshot
-    /// (connectors), or re-read the kind (orgs, groups and the global scan
-    /// configuration, which are few per account).
+    /// The snapshot as last read, without reading Qualys (empty before the first read).
+    pub fn cached(&self, account: &str, kind: Kind) -> Seen {
+        match self.slot(account, kind).current() {
+            Some((snapshot, started)) => Seen { snapshot, started },
+            None => Seen {
+                snapshot: Arc::default(),
+                started: Instant::now(),
+            },
+        }
+    }
+
+    /// Whether `seen` may be trusted about `id`: its read started after the
+    /// operator's last write to `id` finished. An id missing from an older
+    /// read is unknown, not gone.
+    pub fn read_after_write(&self, account: &str, kind: Kind, id: &str, seen: &Seen) -> bool {
+        let slot = self.slot(account, kind);
+        let writes = slot.writes.lock().unwrap_or_else(|e| e.into_inner());
+        writes.get(id).is_none_or(|written| seen.started > *written)
+    }
+
+    /// After a write to `id`: remember when it finished, then re-read the
+    /// object and put it in the snapshot (connectors), or re-read the kind
+    /// (orgs, groups and the global scan configuration, which are few per
+    /// account). A failed re-read leaves the snapshot as it was: the object is
+    /// then unknown until the next refresh, never taken for gone.
     pub async fn record_write(
         &self,
         account: &str,
@@ -130,23 +216,32 @@ impl ObserverHub {
         id: Option<&str>,
     ) -> Result<(), QualysError> {
         let slot = self.slot(account, kind);
-        let mut guard = slot.lock().await;
-        let Some(entry) = guard.as_mut() else { return Ok(()) };
+        let id = id.or((kind == Kind::GlobalScan).then_some(crate::reconcile::object::GLOBAL_SCAN_KEY));
+        if let Some(id) = id {
+            let mut writes = slot.writes.lock().unwrap_or_else(|e| e.into_inner());
+            writes.insert(id.to_string(), Instant::now());
+        }
+        if slot.current().is_none() {
+            return Ok(());
+        }
         match (kind.cloud(), id) {
+            // A create whose answer was lost has no id: its object searches afresh.
+            (Some(_), None) => {}
             (Some(cloud), Some(id)) => {
-                let fresh = match client.get_connector(cloud, id).await {
-                    Ok(c) => Some(c),
-                    Err(QualysError::NotFound { .. }) => None,
-                    Err(e) => return Err(e),
-                };
-                let snapshot = Arc::make_mut(&mut entry.snapshot);
-                let list = snapshot.connectors.entry(cloud).or_default();
-                list.retain(|c| c.id.as_deref() != Some(id));
-                list.extend(fresh.map(Arc::new));
+                let fresh = tokio::time::timeout(self.search_timeout, client.get_connector(cloud, id))
+                    .await
+                    .map_err(|_| timed_out("reading back the connector", self.search_timeout))??;
+                let mut entry = slot.entry.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(entry) = entry.as_mut() {
+                    let snapshot = Arc::make_mut(&mut entry.snapshot);
+                    let list = snapshot.connectors.entry(cloud).or_default();
+                    list.retain(|c| c.id.as_deref() != Some(id));
+                    list.push(Arc::new(fresh));
+                }
             }
-            _ => {
-                entry.snapshot = Arc::new(Snapshot::observe(client, &BTreeSet::from([kind])).await?);
-                entry.refreshed = Instant::now();
+            (None, _) => {
+                // A refresh that starts now is a read after the write.
+                self.view(account, client, kind, Duration::ZERO, true).await?;
             }
         }
         Ok(())
@@ -173,6 +268,36 @@ mod tests {
             connectors: [(CloudKind::Aws, list)].into(),
             ..Snapshot::default()
         }
+    }
+
+    #[test]
+    fn an_id_missing_from_a_read_older_than_its_write_is_unknown_not_gone() {
+        let hub = ObserverHub::new(Duration::from_secs(1));
+        let before = Seen {
+            snapshot: Arc::default(),
+            started: Instant::now(),
+        };
+        std::thread::sleep(Duration::from_millis(5));
+        hub.slot("a", Kind::Aws)
+            .writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert("7".into(), Instant::now());
+        std::thread::sleep(Duration::from_millis(5));
+        let after = Seen {
+            snapshot: Arc::default(),
+            started: Instant::now(),
+        };
+        assert!(
+            !hub.read_after_write("a", Kind::Aws, "7", &before),
+            "read before the write"
+        );
+        assert!(
+            hub.read_after_write("a", Kind::Aws, "7", &after),
+            "read after the write"
+        );
+        assert!(hub.read_after_write("a", Kind::Aws, "8", &before), "never written here");
+        assert!(hub.read_after_write("b", Kind::Aws, "7", &before), "another account");
     }
 
     #[test]

@@ -22,14 +22,16 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::accounts::ResolvedAccount;
+use super::claims;
 use super::conditions::{Reason, Verdict};
 use super::context::{Context, jitter, jitter_up};
 use super::guard::KubeGuard;
 use super::status::{self, FIELD_MANAGER, StatusInput, reason_for};
 use crate::crd::AzureConnector;
+use crate::crd::common::{AdoptionPolicy, DeletionPolicy};
 use crate::qualys::Secret;
 use crate::reconcile::build::{self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, secret_refs};
-use crate::reconcile::execute::{CreateGuard, execute};
+use crate::reconcile::execute::{CreateGuard, ExecError, execute};
 use crate::reconcile::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind};
 use crate::reconcile::plan::Action;
 use crate::reconcile::planner::plan_object;
@@ -196,14 +198,17 @@ async fn gather_inputs(ctx: &Context, object: &Value, namespace: &str) -> Result
     Ok(inputs)
 }
 
+/// Creating, waiting to confirm a write, or retrying a delete (whose answer
+/// may have been lost after it was carried out): only a recent snapshot will do.
 fn was_creating(object: &Value) -> bool {
+    let recent = [Reason::Creating, Reason::Unconfirmed, Reason::DeletionFailed];
     object
         .pointer("/status/conditions")
         .and_then(Value::as_array)
         .is_some_and(|conds| {
             conds
                 .iter()
-                .any(|c| c["type"] == "Ready" && c["reason"] == Reason::Creating.as_str())
+                .any(|c| c["type"] == "Ready" && recent.iter().any(|r| c["reason"] == r.as_str()))
         })
 }
 
@@ -273,7 +278,13 @@ async fn publish(
     }
 }
 
-async fn write_status<K: Reconciled>(api: &Api<K>, obj: &K, previous: &Value, new: Value) -> Result<(), Error> {
+async fn write_status<K: Reconciled>(
+    ctx: &Context,
+    api: &Api<K>,
+    obj: &K,
+    previous: &Value,
+    new: Value,
+) -> Result<(), Error> {
     if *previous == new {
         return Ok(());
     }
@@ -288,10 +299,12 @@ async fn write_status<K: Reconciled>(api: &Api<K>, obj: &K, previous: &Value, ne
         &Patch::Apply(&patch),
     )
     .await?;
+    ctx.shared.written.remember(obj.meta().uid.as_deref(), &new);
     Ok(())
 }
 
-/// Report a problem that stops before Qualys is touched.
+/// Report a problem that stops before Qualys is touched (or, for
+/// `Unconfirmed`, a wait for the next read of Qualys).
 async fn stop<K: Reconciled>(
     api: &Api<K>,
     obj: &K,
@@ -301,29 +314,62 @@ async fn stop<K: Reconciled>(
     message: String,
     requeue: Duration,
 ) -> Result<Requeue, Error> {
+    report(api, obj, object, ctx, reason, &message).await?;
+    Ok(Requeue::requeue(jitter(requeue)))
+}
+
+/// Ready=False (Unknown while unconfirmed) with `reason`, `message` as
+/// lastError, and a Warning when this is news (sent after the status is written).
+async fn report<K: Reconciled>(
+    api: &Api<K>,
+    obj: &K,
+    object: &Value,
+    ctx: &Context,
+    reason: Reason,
+    message: &str,
+) -> Result<(), Error> {
+    let changed = write_failure(api, obj, object, ctx, reason, message).await?;
+    if changed && reason != Reason::Unconfirmed {
+        publish(ctx, obj, EventType::Warning, reason.as_str(), message.to_string()).await;
+    }
+    Ok(())
+}
+
+/// Write Ready=False with `reason` (Unknown while unconfirmed) and, for an
+/// error, `message` as lastError; true when the status changed.
+async fn write_failure<K: Reconciled>(
+    api: &Api<K>,
+    obj: &K,
+    object: &Value,
+    ctx: &Context,
+    reason: Reason,
+    message: &str,
+) -> Result<bool, Error> {
     let previous = object.get("status").cloned().unwrap_or(Value::Null);
-    let verdict = Verdict::failed(reason, message.clone());
+    let verdict = Verdict::failed(reason, message);
     let mut new = previous.as_object().cloned().unwrap_or_default();
     let previous_conditions: Vec<Condition> =
         serde_json::from_value(previous.get("conditions").cloned().unwrap_or(Value::Null)).unwrap_or_default();
     let conds = super::conditions::conditions(&previous_conditions, &verdict, obj.meta().generation, Timestamp::now());
     new.insert("conditions".into(), serde_json::to_value(conds)?);
-    new.insert("lastError".into(), Value::String(message.clone()));
+    // Waiting to read Qualys again is no error.
+    if reason != Reason::Unconfirmed {
+        new.insert("lastError".into(), Value::String(message.to_string()));
+    }
     if let Some(g) = obj.meta().generation {
         new.insert("observedGeneration".into(), json!(g));
     }
     let new = Value::Object(new);
-    if previous != new {
-        publish(ctx, obj, EventType::Warning, reason.as_str(), message).await;
-    }
-    write_status(api, obj, &previous, new).await?;
-    Ok(Requeue::requeue(jitter(requeue)))
+    let changed = previous != new;
+    write_status(ctx, api, obj, &previous, new).await?;
+    Ok(changed)
 }
 
 /// A deletion that cannot reach Qualys. An object whose policy leaves Qualys
 /// alone (deletionPolicy Orphan, managementPolicy ObserveOnly) needs nothing
-/// from it and lets go; any other waits, with a Warning saying why.
+/// from it and lets go; any other waits, with Ready=False and a Warning saying why.
 async fn cleanup_blocked<K: Reconciled>(
+    api: &Api<K>,
     ctx: &Context,
     obj: &K,
     object: &Value,
@@ -343,7 +389,20 @@ async fn cleanup_blocked<K: Reconciled>(
         publish(ctx, obj, EventType::Normal, Reason::Retained.as_str(), note).await;
         return Ok(Requeue::await_change());
     }
-    publish(ctx, obj, EventType::Warning, reason.as_str(), message.clone()).await;
+    report(api, obj, object, ctx, reason, &message).await?;
+    Err(Error::Cleanup(message))
+}
+
+/// A delete Qualys refused or did not answer: the finalizer stays, status says why.
+async fn cleanup_failed<K: Reconciled>(
+    api: &Api<K>,
+    obj: &K,
+    object: &Value,
+    ctx: &Context,
+    message: String,
+) -> Result<Requeue, Error> {
+    // The executor's own Warning already went out; this records it in status.
+    write_failure(api, obj, object, ctx, Reason::DeletionFailed, &message).await?;
     Err(Error::Cleanup(message))
 }
 
@@ -395,25 +454,54 @@ async fn dereference(
 }
 
 async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result<Requeue, Error> {
-    let object = serde_json::to_value(&*obj)?;
+    let object = ctx
+        .shared
+        .written
+        .overlay(&serde_json::to_value(&*obj)?, obj.meta().uid.as_deref());
     let namespace = obj.namespace().unwrap_or_default();
     let reference = format!("{}/{}/{}", ctx.kind, namespace, obj.name_any());
     let deleting = obj.meta().deletion_timestamp.is_some();
     let shared = &ctx.shared;
     let resync = resync_of(ctx, &object);
+    if !deleting && let Some(left) = ctx.held_for(&reference, obj.meta().generation) {
+        return Ok(Requeue::requeue(left));
+    }
 
-    let (account, desired) = match dereference(ctx, &object, &namespace, deleting, resync).await {
+    let (account, mut desired) = match dereference(ctx, &object, &namespace, deleting, resync).await {
         Ok(Ok(ready)) => ready,
         // Never let a deletion through on a spec or reference problem: Qualys was not cleaned up.
-        Ok(Err(halt)) if deleting => return cleanup_blocked(ctx, &*obj, &object, halt.reason, halt.message).await,
+        Ok(Err(halt)) if deleting => return cleanup_blocked(api, ctx, &*obj, &object, halt.reason, halt.message).await,
         Ok(Err(halt)) => return stop(api, &obj, &object, ctx, halt.reason, halt.message, halt.retry).await,
         Err(Error::Cleanup(message)) => {
-            return cleanup_blocked(ctx, &*obj, &object, Reason::ReferenceNotReady, message).await;
+            return cleanup_blocked(api, ctx, &*obj, &object, Reason::ReferenceNotReady, message).await;
         }
         Err(e) => return Err(e),
     };
+    // Letting go that needs nothing from Qualys never waits on it.
+    if deleting && let Some(policy) = keeps_qualys(&desired) {
+        shared.claim(&account.key, ctx.kind, None, &reference);
+        shared.metrics.object_ready(&reference, ctx.kind.kind_name(), None);
+        let note = format!("retained: {policy}; Qualys was not contacted");
+        publish(ctx, &*obj, EventType::Normal, Reason::Retained.as_str(), note).await;
+        return Ok(Requeue::await_change());
+    }
+    // One object per Qualys object, whatever named it.
+    if let Some(conflict) = claims::foreign_claim(shared, &account.key, &desired, &reference, &*obj, &object) {
+        if deleting {
+            shared.claim(&account.key, ctx.kind, None, &reference);
+            let note = format!("retained: not deleted in Qualys: {conflict}");
+            publish(ctx, &*obj, EventType::Warning, Reason::Conflict.as_str(), note).await;
+            return Ok(Requeue::await_change());
+        }
+        return stop(api, &obj, &object, ctx, Reason::Conflict, conflict, resync).await;
+    }
     // A create whose result was never recorded: search afresh before anything else.
     let pending = obj.annotations().contains_key(ANNOTATION_CREATE_PENDING) && desired.recorded.external_id.is_none();
+    if pending {
+        // The marker proves a connector found by the natural key is the one
+        // this object's create made, so MustCreate may take it.
+        desired.adoption = AdoptionPolicy::AdoptOrCreate;
+    }
     // While Qualys is still synchronising a new object, accept only a recent
     // snapshot: one batched refresh serves every object that is creating.
     let max_age = if was_creating(&object) {
@@ -421,18 +509,53 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     } else {
         resync
     };
-    let snapshot = match shared
-        .observers
-        .view(&account.key, &account.client, ctx.kind, max_age, pending)
-        .await
-    {
-        Ok(s) => s,
-        Err(e) if deleting => return cleanup_blocked(ctx, &*obj, &object, reason_for(&e), e.to_string()).await,
-        Err(e) => {
-            let wait = e.retry_after().unwrap_or_else(|| ctx.backoff(&reference));
-            return stop(api, &obj, &object, ctx, reason_for(&e), e.to_string(), wait).await;
+    let seen = if desired.paused && !deleting {
+        // A paused object reads nothing: it shows what was last seen.
+        shared.observers.cached(&account.key, ctx.kind)
+    } else {
+        match shared
+            .observers
+            .view(&account.key, &account.client, ctx.kind, max_age, pending)
+            .await
+        {
+            Ok(s) => s,
+            Err(e) if deleting => {
+                return cleanup_blocked(api, ctx, &*obj, &object, reason_for(&e), e.to_string()).await;
+            }
+            Err(e) => {
+                let wait = e.retry_after().unwrap_or_else(|| ctx.backoff(&reference));
+                return stop(api, &obj, &object, ctx, reason_for(&e), e.to_string(), wait).await;
+            }
         }
     };
+    // An id missing from a read older than our last write to it is unknown, not gone.
+    if !desired.paused
+        && let Some(message) = claims::unconfirmed(shared, &account.key, &desired, &seen)
+    {
+        if deleting {
+            return cleanup_blocked(api, ctx, &*obj, &object, Reason::Unconfirmed, message).await;
+        }
+        let wait = shared.settings.creating_requeue.min(resync);
+        return stop(api, &obj, &object, ctx, Reason::Unconfirmed, message, wait).await;
+    }
+    if deleting && pending {
+        // Resolve the unanswered create before letting go: what it made is ours.
+        match claims::settle_pending(shared, &account.key, &desired, &reference, &seen.snapshot) {
+            Ok(found) => desired.recorded.external_id = found,
+            Err(message) => {
+                return cleanup_blocked(api, ctx, &*obj, &object, Reason::CreateIncomplete, message).await;
+            }
+        }
+    }
+    if let Some(message) = claims::foreign_create(&desired, &object, &seen.snapshot) {
+        if deleting {
+            let note = format!("retained: not deleted in Qualys: {message}");
+            publish(ctx, &*obj, EventType::Warning, Reason::Conflict.as_str(), note).await;
+            return Ok(Requeue::await_change());
+        }
+        return stop(api, &obj, &object, ctx, Reason::Conflict, message, resync).await;
+    }
+    let snapshot = seen.snapshot.clone();
     let claims = shared.claims(&account.key, ctx.kind);
     let plan = plan_object(&desired, &snapshot, &claims);
     let guard = KubeGuard {
@@ -441,7 +564,8 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         resource_version: obj.meta().resource_version.clone(),
     };
     let applied = execute(&account.client, &desired, &plan, &guard).await;
-    let wrote = plan.actions.iter().any(Action::writes);
+    let wrote = plan.actions.iter().any(Action::writes) && !matches!(applied.failure, Some(ExecError::Intent { .. }));
+    let mut read_back = None;
     let snapshot = if wrote && !applied.deleted {
         let id = applied.external_id.as_deref().or(plan.external_id.as_deref());
         if let Err(e) = shared
@@ -449,12 +573,14 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
             .record_write(&account.key, &account.client, ctx.kind, id)
             .await
         {
-            tracing::warn!(error = %e, "re-reading after a write failed; the next resync will");
+            tracing::warn!(error = %e, "re-reading after a write failed; the next refresh will");
+            read_back = Some(e.to_string());
         }
         shared
             .observers
             .view(&account.key, &account.client, ctx.kind, resync, false)
             .await
+            .map(|s| s.snapshot)
             .unwrap_or(snapshot)
     } else {
         snapshot
@@ -478,6 +604,7 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     // A pending create settled by finding the object (adopted or known):
     // record the id like a successful create would have.
     if pending
+        && !deleting
         && !applied.created
         && let Some(id) = applied.external_id.as_deref()
         && let Err(message) = guard.after_create(&desired, id).await
@@ -508,29 +635,47 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         };
         publish(ctx, &*obj, EventType::Normal, reason, line.clone()).await;
     }
-    if let Some(failure) = &applied.failure {
+    // A create put off because the object changed sent nothing: the change's
+    // own reconcile follows, so it is no warning.
+    if let Some(failure) = applied
+        .failure
+        .as_ref()
+        .filter(|f| !matches!(f, ExecError::Intent { .. }))
+    {
         publish(ctx, &*obj, EventType::Warning, failure.category(), failure.to_string()).await;
     }
 
     if deleting {
-        if applied.failure.is_none() {
-            shared.metrics.object_ready(&reference, ctx.kind.kind_name(), None);
+        if let Some(e) = &applied.failure {
+            let message = format!(
+                "deleting {}: {e}",
+                plan.external_id.as_deref().unwrap_or("the Qualys object")
+            );
+            return cleanup_failed(api, &obj, &object, ctx, message).await;
         }
-        return match &applied.failure {
-            Some(e) => Err(Error::Cleanup(e.to_string())),
-            None => Ok(Requeue::await_change()),
-        };
+        shared.metrics.object_ready(&reference, ctx.kind.kind_name(), None);
+        return Ok(Requeue::await_change());
     }
 
     let external_id = applied.external_id.clone();
     let observed = status::observed(ctx.kind, &snapshot, external_id.as_deref());
-    let verdict = status::verdict(
+    let mut verdict = status::verdict(
         &plan,
         &applied,
         observed.state.as_deref(),
         observed.last_error.as_deref(),
         desired.paused,
     );
+    if let Some(error) = read_back.filter(|_| applied.failure.is_none()) {
+        // Written but not read back: nothing says Qualys matches yet.
+        verdict = Verdict::failed(
+            Reason::Unconfirmed,
+            format!(
+                "written to Qualys {}, but reading it back failed ({error}); the next refresh confirms it",
+                external_id.as_deref().unwrap_or("")
+            ),
+        );
+    }
     for note in &plan.notes {
         tracing::info!(note = %note, "plan note");
     }
@@ -546,7 +691,7 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         now: Timestamp::now(),
     });
     let changed_conditions = previous.get("conditions") != new.get("conditions");
-    if changed_conditions && !verdict.synced && applied.failure.is_none() {
+    if changed_conditions && !verdict.synced && applied.failure.is_none() && verdict.reason != Reason::Unconfirmed {
         publish(
             ctx,
             &*obj,
@@ -556,22 +701,24 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         )
         .await;
     }
-    write_status(api, &obj, &previous, new).await?;
+    write_status(ctx, api, &obj, &previous, new).await?;
     shared
         .metrics
         .object_ready(&reference, ctx.kind.kind_name(), Some(verdict.ready));
 
-    let requeue = if applied.failure.is_some() {
-        let e = applied
-            .failure
-            .as_ref()
-            .and_then(|f| f.qualys())
-            .and_then(|q| q.retry_after());
-        e.unwrap_or_else(|| ctx.backoff(&reference))
+    let requeue = if let Some(failure) = &applied.failure {
+        let wait = failure
+            .qualys()
+            .and_then(|q| q.retry_after())
+            .unwrap_or_else(|| ctx.backoff(&reference));
+        if !matches!(failure, ExecError::Intent { .. }) {
+            ctx.hold(&reference, wait, obj.meta().generation);
+        }
+        wait
     } else if verdict.reason.is_terminal() {
         ctx.succeeded(&reference);
         resync
-    } else if verdict.reason == Reason::Creating {
+    } else if matches!(verdict.reason, Reason::Creating | Reason::Unconfirmed) {
         ctx.succeeded(&reference);
         shared.settings.creating_requeue.min(resync)
     } else {
@@ -579,6 +726,17 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         return Ok(Requeue::requeue(jitter_up(resync)));
     };
     Ok(Requeue::requeue(jitter(requeue)))
+}
+
+/// The policy under which deleting the object leaves Qualys alone, if any.
+fn keeps_qualys(desired: &DesiredObject) -> Option<&'static str> {
+    if desired.deletion_policy() == DeletionPolicy::Orphan {
+        Some("deletionPolicy Orphan")
+    } else if desired.observe_only() {
+        Some("managementPolicy ObserveOnly")
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -33,6 +33,7 @@ fn exec_reason(error: &ExecError) -> Reason {
     match error {
         ExecError::Qualys { source, .. } => reason_for(source),
         ExecError::Input { .. } => Reason::InvalidSpec,
+        ExecError::Intent { .. } => Reason::CreateDeferred,
         ExecError::Guard { .. } => Reason::CreateIncomplete,
     }
 }

@@ -7,6 +7,18 @@ use super::common::QualysStatus;
 
 pub const URL_PATTERN: &str = "^https?://[^\\s/]+(/[^\\s]*)?$";
 
+/// `http://` URLs only with the explicit opt-in.
+const INSECURE_RULE: &str = "(has(self.allowInsecureHttp) && self.allowInsecureHttp) || \
+     [has(self.apiUrl) ? self.apiUrl : '', has(self.gatewayUrl) ? self.gatewayUrl : '', \
+     has(self.cloudviewUrl) ? self.cloudviewUrl : ''].all(u, !u.startsWith('http://'))";
+const INSECURE_MESSAGE: &str = "an http:// URL sends the Qualys password in cleartext: use https://, or set \
+     allowInsecureHttp: true (a local simulator or a proxy on the same host only)";
+
+/// No credentials in a URL: they belong in the Secret.
+const NO_USERINFO_RULE: &str = "!self.matches('^[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#]*@')";
+const NO_USERINFO_MESSAGE: &str =
+    "must not contain user:password@; put the credentials in the Secret named by credentialsSecretRef";
+
 /// Well-known shared Qualys platforms; explicit URLs always win over these.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
 pub enum Platform {
@@ -73,27 +85,101 @@ fn default_password_key() -> String {
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.platform) || (has(self.apiUrl) && has(self.gatewayUrl))").message("set platform, or both apiUrl and gatewayUrl").field_path(".apiUrl"))]
+#[x_kube(validation = Rule::new(INSECURE_RULE).message(INSECURE_MESSAGE).field_path(".allowInsecureHttp"))]
 pub struct QualysAccountSpec {
     /// Shared platform whose well-known URLs fill in any URL not set below.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
     /// QPS API server, e.g. `https://qualysapi.qualys.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = URL_PATTERN))]
+    #[schemars(regex(pattern = URL_PATTERN), length(max = 2048))]
+    #[x_kube(validation = Rule::new(NO_USERINFO_RULE).message(NO_USERINFO_MESSAGE))]
     pub api_url: Option<String>,
     /// Gateway (JWT-authenticated APIs), e.g. `https://gateway.qg1.apps.qualys.com`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = URL_PATTERN))]
+    #[schemars(regex(pattern = URL_PATTERN), length(max = 2048))]
+    #[x_kube(validation = Rule::new(NO_USERINFO_RULE).message(NO_USERINFO_MESSAGE))]
     pub gateway_url: Option<String>,
     /// CloudView v1 API; defaults to apiUrl.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = URL_PATTERN))]
+    #[schemars(regex(pattern = URL_PATTERN), length(max = 2048))]
+    #[x_kube(validation = Rule::new(NO_USERINFO_RULE).message(NO_USERINFO_MESSAGE))]
     pub cloudview_url: Option<String>,
     #[serde(default)]
     pub cloudview_auth: CloudViewAuth,
     #[serde(default)]
     pub qps_format: QpsFormat,
     pub credentials_secret_ref: CredentialsRef,
+    /// Allow `http://` URLs. The Qualys password then travels in cleartext:
+    /// only for a local simulator or a TLS-terminating proxy on the same host.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_http: bool,
+}
+
+impl QualysAccountSpec {
+    /// Why these URLs may not be used as written, naming the field and the fix.
+    /// The schema says the same; this also covers objects stored before it did.
+    pub fn url_problem(&self) -> Option<String> {
+        let urls = [
+            ("apiUrl", &self.api_url),
+            ("gatewayUrl", &self.gateway_url),
+            ("cloudviewUrl", &self.cloudview_url),
+        ];
+        for (field, url) in urls {
+            let Some(url) = url else { continue };
+            let authority = url
+                .split_once("://")
+                .map_or("", |(_, rest)| rest.split(['/', '?', '#']).next().unwrap_or_default());
+            if authority.contains('@') {
+                return Some(format!("spec.{field} {NO_USERINFO_MESSAGE}"));
+            }
+            if url.starts_with("http://") && !self.allow_insecure_http {
+                return Some(format!("spec.{field}: {INSECURE_MESSAGE}"));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(api_url: &str, allow_insecure_http: bool) -> QualysAccountSpec {
+        QualysAccountSpec {
+            platform: None,
+            api_url: Some(api_url.into()),
+            gateway_url: Some("https://gateway.example".into()),
+            cloudview_url: None,
+            cloudview_auth: CloudViewAuth::Basic,
+            qps_format: QpsFormat::Xml,
+            credentials_secret_ref: CredentialsRef {
+                name: "c".into(),
+                username_key: "username".into(),
+                password_key: "password".into(),
+            },
+            allow_insecure_http,
+        }
+    }
+
+    #[test]
+    fn cleartext_needs_the_opt_in_and_credentials_never_go_in_a_url() {
+        assert_eq!(spec("https://qualysapi.example", false).url_problem(), None);
+        let refused = spec("http://127.0.0.1:8080", false).url_problem().unwrap_or_default();
+        assert!(
+            refused.contains("spec.apiUrl") && refused.contains("allowInsecureHttp"),
+            "{refused}"
+        );
+        assert_eq!(spec("http://127.0.0.1:8080", true).url_problem(), None);
+        let userinfo = spec("https://user:pw@qualysapi.example/", true)
+            .url_problem()
+            .unwrap_or_default();
+        assert!(
+            userinfo.contains("spec.apiUrl") && !userinfo.contains("pw"),
+            "{userinfo}"
+        );
+        assert_eq!(spec("https://qualysapi.example/a@b", false).url_problem(), None);
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]

@@ -167,10 +167,12 @@ impl Transport {
                         self.retry_after(call, attempt, retries, &err).await;
                         continue;
                     }
-                    if err.is_ambiguous() {
+                    if safe {
+                        tracing::warn!(operation = call.operation, attempts = attempt, error = %err, "no answer; retries used up");
+                    } else if err.is_ambiguous() {
                         tracing::warn!(
                             operation = call.operation,
-                            "no answer after the request was sent; not retried"
+                            "no answer after the request was sent; not retried (it may have been carried out)"
                         );
                     }
                     return Err(err);

@@ -69,6 +69,9 @@ impl Inputs {
         deleting: bool,
     ) -> Result<Option<Secret>, BuildError> {
         match self.secret(namespace, field, r) {
+            // An empty value (a Secret written by `export`, not filled in yet)
+            // is unknown: never sent, never compared.
+            Ok(s) if s.expose().trim().is_empty() => Ok(None),
             Ok(s) => Ok(Some(s)),
             Err(_) if deleting => Ok(None),
             Err(e) => Err(e),

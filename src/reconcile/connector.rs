@@ -525,12 +525,10 @@ fn observe_regions(f: &mut Fields, c: &Connector) {
 /// echoed the subscription id (Q-COL-6): both mean the connector's own
 /// subscription, which is what an app without an explicit identifier is given.
 fn app_identifier_as_written(kind: CloudKind, c: &Connector, identifier: String) -> String {
-    let same = |a: &Option<String>| {
-        a.as_deref()
-            .is_some_and(|a| identity::guid(a) == identity::guid(&identifier))
-    };
-    match (kind, &c.subscription_id) {
-        (CloudKind::Azure, Some(subscription)) if same(&c.application_id) => subscription.clone(),
+    match kind {
+        CloudKind::Azure => {
+            identity::read_app_identifier(identifier, c.application_id.as_deref(), c.subscription_id.as_deref())
+        }
         _ => identifier,
     }
 }

@@ -42,6 +42,9 @@ pub enum ExecError {
     },
     #[error("{action}: {message}")]
     Input { action: String, message: String },
+    /// Intent could not be recorded (the object changed meanwhile): no create was sent.
+    #[error("create of {object} put off, nothing was sent: {message}")]
+    Intent { object: String, message: String },
     #[error("create of {object} was interrupted by its guard: {message}")]
     Guard { object: String, message: String },
 }
@@ -52,6 +55,7 @@ impl ExecError {
         match self {
             Self::Qualys { source, .. } => source.category(),
             Self::Input { .. } => "invalid_spec",
+            Self::Intent { .. } => "create_deferred",
             Self::Guard { .. } => "guard",
         }
     }
@@ -159,7 +163,7 @@ async fn run_actions(
     for action in &plan.actions {
         match action {
             Action::Create { .. } => {
-                guard.before_create(obj).await.map_err(|message| ExecError::Guard {
+                guard.before_create(obj).await.map_err(|message| ExecError::Intent {
                     object: obj.reference(),
                     message,
                 })?;

@@ -15,6 +15,16 @@ pub fn guid(id: &str) -> String {
     id.trim().to_ascii_lowercase()
 }
 
+/// An app identifier as read back: Azure reads echo the application id where
+/// the create sent the default identifier (the subscription, or the org's
+/// tenant), quirk Q-COL-6; both mean that default, so it is read as the default.
+pub fn read_app_identifier(identifier: String, application_id: Option<&str>, default: Option<&str>) -> String {
+    match default {
+        Some(default) if application_id.is_some_and(|app| guid(app) == guid(&identifier)) => default.to_string(),
+        _ => identifier,
+    }
+}
+
 /// A Qualys object of the kind being resolved, from the batched snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {

@@ -14,6 +14,7 @@ pub mod build;
 pub mod connector;
 pub mod desired;
 pub mod execute;
+pub mod export;
 pub mod fields;
 pub mod group;
 pub mod identity;

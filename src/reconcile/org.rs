@@ -139,18 +139,13 @@ pub fn observed_fields(o: &OrgConnector, members: &[String], sent_secret_hash: O
         .connector_app_infos
         .iter()
         .filter_map(|a| {
-            let identifier = a.identifier.clone().unwrap_or_default();
             // Which id the gateway echoes is not documented (every sample is a
-            // placeholder); the application id is read as the tenant, the
-            // default, as QPS Azure reads do (Q-COL-6).
-            let echoed_application = o
-                .application_id
-                .as_deref()
-                .is_some_and(|app| guid(app) == guid(&identifier));
-            let identifier = match (&o.tenant_id, echoed_application) {
-                (Some(tenant), true) => tenant.clone(),
-                _ => identifier,
-            };
+            // placeholder): read as the QPS Azure reads are.
+            let identifier = super::identity::read_app_identifier(
+                a.identifier.clone().unwrap_or_default(),
+                o.application_id.as_deref(),
+                o.tenant_id.as_deref(),
+            );
             Some((
                 a.name.clone()?.to_uppercase(),
                 identifier,

@@ -89,6 +89,21 @@ fn all_fields(fields: &Fields) -> Vec<FieldChange> {
         .collect()
 }
 
+/// The secret field whose Secret value is empty (unknown), if any.
+fn unknown_secret(obj: &DesiredObject) -> Option<&'static str> {
+    match &obj.model {
+        Model::Connector(c) if c.kind() != crate::qualys::CloudKind::Aws && c.secrets.primary.is_none() => {
+            Some(match c.kind() {
+                crate::qualys::CloudKind::Azure => "spec.authenticationKeySecretRef",
+                crate::qualys::CloudKind::Gcp => "spec.serviceAccountKeySecretRef",
+                _ => "spec.privateKeySecretRef",
+            })
+        }
+        Model::Org(o) if o.secret.is_none() => Some(ORG_SECRET),
+        _ => None,
+    }
+}
+
 fn pending_members(obj: &DesiredObject) -> Vec<String> {
     match &obj.model {
         Model::Org(o) => o
@@ -148,6 +163,26 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     let key = obj.natural_key();
     let resolution = identity::resolve(&obj.recorded, &key, obj.adoption, &snap.listed(obj.kind), &others);
     let desired = obj.fields();
+    // The natural key names a Qualys object another object holds: one object
+    // per Qualys object, so no second one is created beside it either.
+    if matches!(resolution, Resolution::Create { .. })
+        && let Some((id, holder)) = snap
+            .listed(obj.kind)
+            .candidates()
+            .into_iter()
+            .filter(|c| c.key == key && (!c.attached_to_org || obj.recorded.declared_org_member))
+            .find_map(|c| others.holder(&c.id).map(|h| (c.id.clone(), h.to_string())))
+    {
+        plan.actions.push(Action::Conflict {
+            reason: format!(
+                "Qualys {} {id} matches {key} and is held by {holder}; one object per Qualys object: delete one of \
+                 the two objects, or give this one another {key_field}",
+                obj.kind,
+                key_field = natural_key_field(obj.kind)
+            ),
+        });
+        return plan;
+    }
     let (id, adopted) = match resolution {
         Resolution::Conflict(reason) => {
             plan.actions.push(Action::Conflict { reason });
@@ -158,6 +193,18 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
                 reason: format!("ObserveOnly, and Qualys has no {} for {key}", obj.kind),
             });
             plan.notes.extend(note);
+            return plan;
+        }
+        Resolution::Create { note } if unknown_secret(obj).is_some() => {
+            plan.notes.extend(note);
+            let field = unknown_secret(obj).unwrap_or_default();
+            plan.actions.push(Action::Conflict {
+                reason: format!(
+                    "{field}: the Secret's value is empty; Qualys needs it to create the {}: fill in the \
+                     Secret, then apply",
+                    obj.kind
+                ),
+            });
             return plan;
         }
         Resolution::Create { note } => {
@@ -172,6 +219,11 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
         Resolution::Adopt { id, reason } => (id.clone(), Some(reason)),
     };
     plan.external_id = Some(id.clone());
+    if let Some(field) = unknown_secret(obj) {
+        plan.notes.push(format!(
+            "secret unknown: {field} will be sent when the Secret has a value"
+        ));
+    }
     if let Some(reason) = adopted.filter(|_| !obj.observe_only()) {
         plan.actions.push(Action::Adopt { id: id.clone(), reason });
     }
@@ -230,6 +282,19 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     plan
 }
 
+/// The spec field a kind's natural key comes from, for messages.
+fn natural_key_field(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Aws => "spec.arn account",
+        Kind::Azure => "spec.subscriptionId",
+        Kind::Gcp => "spec.projectId",
+        Kind::Oci => "spec.tenantId",
+        Kind::AzureOrg => "spec.tenantId",
+        Kind::Group => "spec.name",
+        Kind::GlobalScan => "account",
+    }
+}
+
 /// True when the members change only adds pending (not yet created) members.
 fn only_pending_added(change: &FieldChange) -> bool {
     let before = string_list(&change.before);
@@ -247,38 +312,28 @@ fn only_pending_added(change: &FieldChange) -> bool {
 /// `memberPolicy: Include`: members the spec does not list (attached by hand
 /// or created by Qualys for new subscriptions) stay attached.
 fn keep_unlisted_members(changes: &mut Vec<FieldChange>) {
-    changes.retain_mut(|c| {
-        if c.path != "spec.members" {
-            return true;
-        }
-        let mut before = string_list(&c.before);
-        let mut after = string_list(&c.after);
-        after.extend(before.iter().cloned());
-        after.sort();
-        after.dedup();
-        before.sort();
-        if after == before {
-            return false;
-        }
-        c.after = Some(Value::Array(after.into_iter().map(Value::String).collect()));
-        true
-    });
+    keep_members(changes, |_| true);
 }
 
 /// A group member whose connector is still being created is not added
 /// (Qualys refuses an account without a connector) nor removed if Qualys
 /// already lists it.
 fn keep_waiting_members(changes: &mut Vec<FieldChange>, waiting: &[(String, String)]) {
-    if waiting.is_empty() {
-        return;
+    if !waiting.is_empty() {
+        keep_members(changes, |m| waiting.iter().any(|(k, _)| k == m));
     }
+}
+
+/// Members Qualys lists that `keep` selects are never removed by a
+/// `spec.members` change; a change left with nothing to do is dropped.
+fn keep_members(changes: &mut Vec<FieldChange>, keep: impl Fn(&str) -> bool) {
     changes.retain_mut(|c| {
         if c.path != "spec.members" {
             return true;
         }
         let mut before = string_list(&c.before);
         let mut after = string_list(&c.after);
-        after.extend(before.iter().filter(|m| waiting.iter().any(|(k, _)| k == *m)).cloned());
+        after.extend(before.iter().filter(|m| keep(m)).cloned());
         after.sort();
         after.dedup();
         before.sort();
@@ -391,6 +446,49 @@ mod tests {
             after: Some(json!(after)),
             secret: false,
         }
+    }
+
+    /// An AwsConnector object for account 123456789012 and a snapshot
+    /// holding one connector (id 7) for that account.
+    fn aws_object_and_snapshot(name: &str) -> (DesiredObject, Snapshot) {
+        let object = json!({
+            "apiVersion": "qualys-operator.io/v1alpha1",
+            "kind": "AwsConnector",
+            "metadata": {"name": name, "namespace": "team-b"},
+            "spec": {"arn": "arn:aws:iam::123456789012:role/R", "externalId": "x"}
+        });
+        let desired = super::super::build::build(&object, &Default::default()).expect("builds");
+        let connector = crate::qualys::Connector {
+            id: Some("7".into()),
+            arn: Some("arn:aws:iam::123456789012:role/R".into()),
+            ..Default::default()
+        };
+        let snap = Snapshot {
+            connectors: [(crate::qualys::CloudKind::Aws, vec![std::sync::Arc::new(connector)])].into(),
+            ..Snapshot::default()
+        };
+        (desired, snap)
+    }
+
+    #[test]
+    fn a_natural_key_held_by_another_object_is_a_conflict_naming_it_not_a_second_create() {
+        let (desired, snap) = aws_object_and_snapshot("b");
+        let claims: Claims = [("7".to_string(), "AwsConnector/team-a/a".to_string())].into();
+        let plan = plan_object(&desired, &snap, &claims);
+        let [Action::Conflict { reason }] = plan.actions.as_slice() else {
+            panic!("a conflict, nothing else: {:?}", plan.actions)
+        };
+        assert!(
+            reason.contains("AwsConnector/team-a/a") && reason.contains('7'),
+            "{reason}"
+        );
+        // Unclaimed, the same connector is adopted.
+        let plan = plan_object(&desired, &snap, &Claims::new());
+        assert!(
+            matches!(plan.actions.first(), Some(Action::Adopt { id, .. }) if id == "7"),
+            "{:?}",
+            plan.actions
+        );
     }
 
     #[test]

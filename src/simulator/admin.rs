@@ -423,6 +423,12 @@ impl SimHandle {
         self.shared.lock().faults.clear();
     }
 
+    /// Restarts the dice of probabilistic fault rules from `seed`, so a fault
+    /// storm can be replayed.
+    pub fn reseed_faults(&self, seed: u64) {
+        self.shared.lock().faults.reseed(seed);
+    }
+
     pub fn set_rate_limit(&self, config: RateLimitConfig) {
         let mut inner = self.shared.lock();
         inner.rate.config = config;

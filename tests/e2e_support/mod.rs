@@ -626,22 +626,44 @@ impl Helm {
     }
 }
 
-/// An AwsConnector NAME for AWS account ACCOUNT (EXTRA_SPEC: more spec lines).
+/// An AwsConnector for the AWS account ACCOUNT; `extra_spec` is appended to the spec.
 pub fn aws(name: &str, account: &str, extra_spec: &str) -> String {
+    aws_annotated(name, account, "", extra_spec)
+}
+
+/// [`aws`] with annotations (indented YAML lines under `metadata.annotations`).
+pub fn aws_annotated(name: &str, account: &str, annotations: &str, extra_spec: &str) -> String {
+    let annotations = if annotations.is_empty() {
+        String::new()
+    } else {
+        format!("  annotations:\n{annotations}")
+    };
     fill(
         "apiVersion: qualys-operator.io/v1alpha1
 kind: AwsConnector
 metadata:
   name: {{NAME}}
-spec:
+{{ANNOTATIONS}}spec:
   arn: arn:aws:iam::{{ACCOUNT}}:role/QualysConnectorRole
   externalId: e2e-{{ACCOUNT}}
   runFrequencyMinutes: 240
   apps:
     - name: AI
 {{EXTRA}}",
-        &[("NAME", name), ("ACCOUNT", account), ("EXTRA", extra_spec)],
+        &[
+            ("NAME", name),
+            ("ACCOUNT", account),
+            ("ANNOTATIONS", &annotations),
+            ("EXTRA", extra_spec),
+        ],
     )
+}
+
+/// `status.externalId`, which must be set.
+pub fn external_id(obj: &Value) -> String {
+    let id = str_at(obj, "/status/externalId").to_string();
+    assert!(!id.is_empty(), "no status.externalId in {}", obj["status"]);
+    id
 }
 
 /// The objects of examples/ (kind, name), in dependency order.

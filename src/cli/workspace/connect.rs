@@ -50,6 +50,9 @@ fn bare_account_spec() -> QualysAccountSpec {
             username_key: String::new(),
             password_key: String::new(),
         },
+        // Every URL comes from the command line, which is the opt-in (and
+        // the endpoints are printed before any call).
+        allow_insecure_http: true,
     }
 }
 
@@ -140,7 +143,8 @@ impl Workspace {
         })
     }
 
-    fn chosen_account(&self, options: &AccountOptions) -> Result<Option<(String, QualysAccountSpec)>, CliError> {
+    /// The QualysAccount the options select, if the manifests have one.
+    pub fn chosen_account(&self, options: &AccountOptions) -> Result<Option<(String, QualysAccountSpec)>, CliError> {
         let list = self.accounts.as_slice();
         let names = || list.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ");
         match (&options.account, list) {

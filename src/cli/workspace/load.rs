@@ -80,6 +80,35 @@ impl Workspace {
         Self::from_documents(documents)
     }
 
+    /// Only the QualysAccounts and Secrets of `paths` (for commands that read
+    /// Qualys without managing objects, such as `export`); none without paths.
+    pub fn accounts_only(paths: &[PathBuf]) -> Result<Self, CliError> {
+        let mut ws = Workspace::default();
+        if paths.is_empty() {
+            return Ok(ws);
+        }
+        let mut errors = Vec::new();
+        for doc in manifest::read_paths(paths)? {
+            let namespace = doc.namespace().unwrap_or("default").to_string();
+            match role(&doc) {
+                Role::Secret => {
+                    ws.inputs
+                        .secrets
+                        .insert((namespace, doc.name().to_string()), decode_secret_data(&doc));
+                }
+                Role::Account => match serde_json::from_value::<QualysAccountSpec>(doc.value["spec"].clone()) {
+                    Ok(spec) => ws.accounts.push((doc.name().to_string(), spec)),
+                    Err(e) => errors.push(format!("{}: spec: {e}", doc.describe())),
+                },
+                _ => {}
+            }
+        }
+        if !errors.is_empty() {
+            return Err(CliError::Invalid(errors));
+        }
+        Ok(ws)
+    }
+
     pub fn from_documents(documents: Vec<Document>) -> Result<Self, CliError> {
         let mut ws = Workspace::default();
         let mut errors = Vec::new();
