@@ -19,6 +19,7 @@ mod e2e_support;
 
 use std::collections::BTreeSet;
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -1157,6 +1158,155 @@ fn e2e_health_readiness_and_metrics_are_served() {
                         .join("\n")
                 })
         },
+    );
+}
+
+/// A kubeconfig for ServiceAccount SA of the test namespace (a TokenRequest
+/// token, the shared API server's address and CA).
+fn service_account_kubeconfig(env: &Env, sa: &str, dir: &Path) -> PathBuf {
+    let token = ok(env.kubectl().args(["create", "token", sa, "--duration", "1h"]), None);
+    let config: Value = serde_json::from_str(&ok(
+        kubectl().args(["config", "view", "--raw", "--minify", "--flatten", "-o", "json"]),
+        None,
+    ))
+    .expect("kubeconfig JSON");
+    let cluster = &config["clusters"][0]["cluster"];
+    let path = dir.join(format!("{sa}.kubeconfig"));
+    let yaml = json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": cluster}],
+        "users": [{"name": sa, "user": {"token": token.trim()}}],
+        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": sa}}],
+        "current-context": "e2e",
+    });
+    std::fs::write(&path, yaml.to_string()).expect("write kubeconfig");
+    path
+}
+
+#[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
+fn e2e_readyz_waits_for_every_cache_to_sync() {
+    if !e2e() {
+        return;
+    }
+    let mut env = Env::new("readyz");
+    // Everything the operator needs in its namespace, except reading one
+    // kind: that kind's cache cannot sync, so the replica must stay unready.
+    let others = "qualysaccounts, qualysaccounts/status, awsconnectors, awsconnectors/status, \
+                  azureconnectors, azureconnectors/status, ociconnectors, ociconnectors/status, \
+                  azureorgconnectors, azureorgconnectors/status, connectorgroups, connectorgroups/status, \
+                  globalscanconfigurations, globalscanconfigurations/status, gcpconnectors/status";
+    let crd_reader = format!("qo-readyz-{}", env.ns);
+    env.apply(&fill(
+        "apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: limited
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: limited
+rules:
+  - apiGroups: [qualys-operator.io]
+    resources: [{{OTHERS}}]
+    verbs: ['*']
+  - apiGroups: ['', events.k8s.io]
+    resources: [secrets, events]
+    verbs: ['*']
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: limited
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: limited}
+subjects: [{kind: ServiceAccount, name: limited, namespace: {{NS}}}]
+",
+        &[("OTHERS", others), ("NS", &env.ns)],
+    ));
+    ok(
+        kubectl().args(["apply", "-f", "-"]),
+        Some(&fill(
+            "apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{NAME}}
+rules:
+  - apiGroups: [apiextensions.k8s.io]
+    resources: [customresourcedefinitions]
+    verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{NAME}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: {{NAME}}}
+subjects: [{kind: ServiceAccount, name: limited, namespace: {{NS}}}]
+",
+            &[("NAME", &crd_reader), ("NS", &env.ns)],
+        )),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = service_account_kubeconfig(&env, "limited", dir.path());
+    env.start_operator(OperatorOptions {
+        env: vec![("KUBECONFIG".into(), kubeconfig.to_string_lossy().into_owned())],
+        ..OperatorOptions::default()
+    });
+    let port = env.operators[0].metrics_port;
+    wait_for("/healthz to answer 200", Duration::from_secs(30), || {
+        match http_get(port, "/healthz") {
+            Some((200, _)) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    });
+    // Every other cache syncs within a second or two; this one never does.
+    let unready_since = Instant::now();
+    while unready_since.elapsed() < Duration::from_secs(10) {
+        let answer = http_get(port, "/readyz");
+        assert!(
+            matches!(answer, Some((503, _))),
+            "/readyz answered {answer:?} while GcpConnectors cannot be listed:\n{}",
+            env.logs()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Granted: the watch's next retry lists them, and the replica is ready.
+    env.apply(&fill(
+        "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: limited-gcp
+rules:
+  - apiGroups: [qualys-operator.io]
+    resources: [gcpconnectors]
+    verbs: [get, list, watch, update, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: limited-gcp
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: limited-gcp}
+subjects: [{kind: ServiceAccount, name: limited, namespace: {{NS}}}]
+",
+        &[("NS", &env.ns)],
+    ));
+    wait_for(
+        "/readyz to answer 200 once granted",
+        Duration::from_secs(90),
+        || match http_get(port, "/readyz") {
+            Some((200, _)) => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
+    ok(
+        kubectl().args([
+            "delete",
+            "clusterrole,clusterrolebinding",
+            &crd_reader,
+            "--ignore-not-found",
+        ]),
+        None,
     );
 }
 

@@ -245,6 +245,8 @@ pub struct OperatorOptions {
     pub leader_election: bool,
     pub identity: Option<String>,
     pub extra_args: Vec<String>,
+    /// Environment for the process (e.g. another KUBECONFIG).
+    pub env: Vec<(String, String)>,
 }
 
 /// One test's world: namespace, simulator, operators.
@@ -332,6 +334,7 @@ impl Env {
             .env_remove("QUALYS_OPERATOR_NAMESPACES")
             .env_remove("QUALYS_OPERATOR_LABEL_SELECTOR")
             .env_remove("QUALYS_OPERATOR_LEADER_ELECTION")
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(file.try_clone().expect("log handle")))
             .stderr(Stdio::from(file));
