@@ -79,11 +79,12 @@ build_binary() { # -> path of the static binary
         log "adding the Rust target $TARGET"
         rustup target add "$TARGET" >&2
     fi
-    log "cargo build --release --target $TARGET (cached in target/)"
+    local target_dir=${CARGO_TARGET_DIR:-$REPO_ROOT/target}
+    log "cargo build --release --target $TARGET (cached in $target_dir)"
     # musl-gcc compiles the C code of ring and tikv-jemalloc-sys for musl.
     (cd "$REPO_ROOT" && CC_x86_64_unknown_linux_musl=musl-gcc \
         cargo build --release --locked --target "$TARGET" --bin qualys-operator >&2)
-    local bin=$REPO_ROOT/target/$TARGET/release/qualys-operator
+    local bin=$target_dir/$TARGET/release/qualys-operator
     static_binary "$bin"
     echo "$bin"
 }
