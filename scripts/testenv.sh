@@ -20,18 +20,42 @@
 #   QUALYS_TESTENV_ETCD           use this etcd instead of building one
 #   QUALYS_TESTENV_START_TIMEOUT  seconds to wait for readiness (default 90)
 #   QUALYS_TESTENV_KEEP=1         `run`: keep the temp dir (logs, etcd data) afterwards
+#   QUALYS_TESTENV_NODE=1         `start`/`run`: add a node (see below)
+#   QUALYS_TESTENV_NODE_IMAGES    with the node: docker/OCI archives (space-separated)
+#                                 imported into containerd's k8s.io namespace
 #
-# What you get is an API server only: no kube-controller-manager, scheduler or
-# kubelet. So there is no garbage collection of ownerReferences, namespaces
-# stay Terminating after delete, pods are never scheduled, and ServiceAccount
-# tokens are not auto-created. Every admin request is allowed (system:masters).
+# What you get by default is an API server only: no kube-controller-manager,
+# scheduler or kubelet. So there is no garbage collection of ownerReferences,
+# namespaces stay Terminating after delete, pods are never scheduled, and
+# ServiceAccount tokens are not auto-created. Every admin request is allowed
+# (system:masters).
+#
+# With QUALYS_TESTENV_NODE=1 (root only) it also runs a one-node cluster:
+# kube-controller-manager, kube-scheduler and a kubelet (built like
+# kube-apiserver, from the same wrapper module and cached by version), on a
+# containerd + runc from Debian that has its own root, state and socket under
+# DIR/node, a bridge CNI network in a private conf dir, and a sandbox image
+# built locally (scripts/image.sh pause). Nothing can be pulled: pods must use
+# images imported through QUALYS_TESTENV_NODE_IMAGES with imagePullPolicy
+# Never, and should use host networking (everything stays on loopback). The
+# node has no reachable address, so `kubectl logs`/`exec` do not work; pod logs
+# are files under $QUALYS_TESTENV_POD_LOGS. `start` prints and `run` exports:
+#   QUALYS_TESTENV_APISERVER        127.0.0.1:PORT (pods: KUBERNETES_SERVICE_HOST/PORT,
+#                                   since no kube-proxy serves the kubernetes Service)
+#   QUALYS_TESTENV_NODE_NAME        the Node's name
+#   QUALYS_TESTENV_POD_LOGS         the kubelet's pod log directory
+#   QUALYS_TESTENV_CONTAINERD       containerd's socket (for `ctr -a`)
+# `stop` removes the node's pods, containers, shims, mounts and cgroups.
 #
 # Requires: go, openssl, curl; Linux (uses /proc to make sure we only ever
-# signal our own processes).
+# signal our own processes). The node also needs root and the Debian packages
+# containerd, runc, containernetworking-plugins, buildah and busybox-static.
 set -euo pipefail
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 WRAPPERS=$REPO_ROOT/scripts/testenv
+# shellcheck source=testenv/node.sh
+source "$WRAPPERS/node.sh"
 
 # The versions are read from the wrapper modules so go.mod is the single
 # source of truth; they also key the cache, so bumping a wrapper rebuilds.
@@ -43,6 +67,7 @@ K8S_VERSION=$(mod_version kube-apiserver k8s.io/kubernetes)
 ETCD_VERSION=$(mod_version etcd go.etcd.io/etcd/server/v3)
 CACHE=${QUALYS_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/qualys-operator/testenv}
 KUBE_APISERVER=${QUALYS_TESTENV_KUBE_APISERVER:-$CACHE/k8s-$K8S_VERSION/kube-apiserver}
+KUBE_NODE_BINARIES=(kubelet kube-controller-manager kube-scheduler)
 ETCD=${QUALYS_TESTENV_ETCD:-$CACHE/etcd-$ETCD_VERSION/etcd}
 START_TIMEOUT=${QUALYS_TESTENV_START_TIMEOUT:-90}
 
@@ -105,21 +130,35 @@ install_binaries() {
         flock 9
     fi
     if [[ ! -x $KUBE_APISERVER ]]; then
-        local major=${K8S_VERSION#v}; major=${major%%.*}
-        local minor=${K8S_VERSION#v*.}; minor=${minor%%.*}
-        local ldflags=() p
-        # What hack/lib/version.sh stamps, so /version and kubectl's skew
-        # check see a real version instead of v0.0.0-master.
-        for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-            ldflags+=("-X=$p.gitVersion=$K8S_VERSION" "-X=$p.gitMajor=$major" "-X=$p.gitMinor=$minor")
-        done
-        go_build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$KUBE_APISERVER" "${ldflags[@]}"
+        go_build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$KUBE_APISERVER" $(k8s_ldflags)
     fi
     if [[ ! -x $ETCD ]]; then
         go_build etcd . "$ETCD"
     fi
+    if [[ ${QUALYS_TESTENV_NODE:-} == 1 ]]; then
+        local b
+        for b in "${KUBE_NODE_BINARIES[@]}"; do
+            if [[ ! -x $(node_binary "$b") ]]; then
+                go_build kube-apiserver "k8s.io/kubernetes/cmd/$b" "$(node_binary "$b")" $(k8s_ldflags)
+            fi
+        done
+    fi
     if [[ -e /dev/fd/9 ]]; then exec 9>&-; fi
 }
+
+# What hack/lib/version.sh stamps, so /version and kubectl's skew check see a
+# real version instead of v0.0.0-master.
+k8s_ldflags() {
+    local major=${K8S_VERSION#v}; major=${major%%.*}
+    local minor=${K8S_VERSION#v*.}; minor=${minor%%.*}
+    local p
+    for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        echo "-X=$p.gitVersion=$K8S_VERSION" "-X=$p.gitMajor=$major" "-X=$p.gitMinor=$minor"
+    done
+}
+
+# Same wrapper module and version as kube-apiserver, so they share its cache key.
+node_binary() { echo "$CACHE/k8s-$K8S_VERSION/$1"; }
 
 # --------------------------------------------------------------------------
 # Processes
@@ -286,8 +325,12 @@ start_apiserver() { # dir -> sets APISERVER_PORT
         APISERVER_PORT=$(pick_port)
         # ServiceAccount admission is off because nothing (no controller
         # manager) creates the `default` ServiceAccount, so every pod create
-        # would be rejected. All other default admission plugins, webhooks and
-        # ValidatingAdmissionPolicy stay on, as in a real cluster.
+        # would be rejected; with the node, kube-controller-manager does, and
+        # pods need the token volume it adds. All other default admission
+        # plugins, webhooks and ValidatingAdmissionPolicy stay on, as in a real
+        # cluster.
+        local DISABLED_ADMISSION=ServiceAccount
+        if [[ ${QUALYS_TESTENV_NODE:-} == 1 ]]; then DISABLED_ADMISSION=; fi
         # --endpoint-reconciler-type=none: the apiserver would otherwise retry
         # every 10s to publish 127.0.0.1 as the `kubernetes` Service endpoint,
         # which validation rejects (loopback), filling the log with errors.
@@ -300,7 +343,7 @@ start_apiserver() { # dir -> sets APISERVER_PORT
             --tls-private-key-file="$pki/server.key" \
             --token-auth-file="$pki/tokens.csv" \
             --authorization-mode=RBAC \
-            --disable-admission-plugins=ServiceAccount \
+            --disable-admission-plugins="$DISABLED_ADMISSION" \
             --allow-privileged=true \
             --service-cluster-ip-range=10.0.0.0/24 \
             --service-account-issuer=https://kubernetes.default.svc.cluster.local \
@@ -356,12 +399,18 @@ start_env() { # absolute-dir
     write_kubeconfig "$dir"
     log "kube-apiserver on https://127.0.0.1:$APISERVER_PORT ($KUBE_APISERVER), etcd on 127.0.0.1:$ETCD_PORT ($ETCD), logs in $dir"
     echo "export KUBECONFIG=$dir/kubeconfig"
+    if [[ ${QUALYS_TESTENV_NODE:-} == 1 ]]; then
+        start_node "$dir"
+        node_env "$dir"
+    fi
 }
 
 stop_env() { # dir
     local dir=$1
     [[ -d $dir ]] || return 0
     dir=$(cd "$dir" && pwd -P)
+    # First, while the apiserver can still tell the kubelet to remove pods.
+    stop_node "$dir"
     stop_process "$dir/kube-apiserver.pid" kube-apiserver
     stop_process "$dir/etcd.pid" etcd
     # Only what start created: DIR itself may be a directory the user cares about.
@@ -385,8 +434,9 @@ cmd_run() {
 
     # start_env dies (exit 1) on failure after printing the logs; the EXIT
     # trap then cleans up.
-    start_env "$RUN_DIR" >/dev/null
-    export KUBECONFIG=$RUN_DIR/kubeconfig
+    local exports
+    exports=$(start_env "$RUN_DIR")
+    eval "$exports"
 
     # CMD runs in the background so `wait` can be interrupted by our signal
     # traps (bash defers traps until a foreground child exits, so a SIGTERM
@@ -413,6 +463,11 @@ run_cleanup() {
     local rc=$?
     trap - EXIT INT TERM HUP
     if [[ ${QUALYS_TESTENV_KEEP:-} == 1 ]]; then
+        if [[ -d $RUN_DIR/node ]]; then
+            mkdir -p "$RUN_DIR/node-logs"
+            cp -r "$RUN_DIR"/node/*.log "$RUN_DIR/node/pod-logs" "$RUN_DIR/node-logs/" 2>/dev/null || true
+            stop_node "$RUN_DIR"
+        fi
         stop_process "$RUN_DIR/kube-apiserver.pid" kube-apiserver
         stop_process "$RUN_DIR/etcd.pid" etcd
         log "kept $RUN_DIR"
@@ -430,6 +485,12 @@ main() {
         install_binaries
         echo "TEST_ASSET_KUBE_APISERVER=$KUBE_APISERVER"
         echo "TEST_ASSET_ETCD=$ETCD"
+        if [[ ${QUALYS_TESTENV_NODE:-} == 1 ]]; then
+            local b
+            for b in "${KUBE_NODE_BINARIES[@]}"; do
+                echo "TEST_ASSET_$(tr 'a-z-' 'A-Z_' <<<"$b")=$(node_binary "$b")"
+            done
+        fi
         ;;
     start)
         [[ $# == 2 ]] || usage
@@ -440,7 +501,7 @@ main() {
         fi
         # A failed start must not leave a half-started etcd behind; the logs stay
         # for inspection (their tails were already printed).
-        trap 'stop_process "$START_DIR/kube-apiserver.pid" kube-apiserver; stop_process "$START_DIR/etcd.pid" etcd' EXIT
+        trap 'stop_node "$START_DIR"; stop_process "$START_DIR/kube-apiserver.pid" kube-apiserver; stop_process "$START_DIR/etcd.pid" etcd' EXIT
         start_env "$START_DIR"
         trap - EXIT
         ;;

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use e2e_support::{e2e_on, install_crds, kubectl, ok, output, root, text};
+use e2e_support::{Helm, e2e_on, helm, install_crds, kubectl, ok, output, root, text};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -57,45 +57,7 @@ fn chart_dir() -> PathBuf {
 // ---------------------------------------------------------------------------
 // Processes
 
-struct Helm {
-    bin: PathBuf,
-    /// HELM_{CACHE,CONFIG,DATA}_HOME: the user's helm setup stays untouched.
-    home: tempfile::TempDir,
-}
-
-/// `$HELM`, else `scripts/tools.sh helm`. Never skips: without helm the test fails.
-fn helm() -> &'static Helm {
-    static HELM: OnceLock<Helm> = OnceLock::new();
-    HELM.get_or_init(|| {
-        let bin = match std::env::var_os("HELM").filter(|h| !h.is_empty()) {
-            Some(h) => PathBuf::from(h),
-            None => {
-                let out = output(Command::new(root().join("scripts/tools.sh")).arg("helm"), None);
-                assert!(
-                    out.status.success(),
-                    "scripts/tools.sh helm could not provide helm (set HELM to a helm binary):\n{}",
-                    text(&out.stderr)
-                );
-                PathBuf::from(text(&out.stdout).trim())
-            }
-        };
-        let home = tempfile::tempdir().expect("tempdir");
-        let helm = Helm { bin, home };
-        ok(helm.cmd().arg("version"), None);
-        helm
-    })
-}
-
 impl Helm {
-    fn cmd(&self) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        let home = self.home.path();
-        cmd.env("HELM_CACHE_HOME", home.join("cache"))
-            .env("HELM_CONFIG_HOME", home.join("config"))
-            .env("HELM_DATA_HOME", home.join("data"));
-        cmd
-    }
-
     /// `helm template` with VALUES (YAML) as a values file: the rendered
     /// stream, or helm's error message.
     fn template(&self, release: &str, namespace: &str, values: &str, extra: &[&str]) -> Result<String, String> {
@@ -297,6 +259,8 @@ fn cases() -> Vec<Case> {
                     "ClusterRole qualys-operator-view",
                     "ClusterRole qualys-operator-edit",
                     "ClusterRoleBinding qualys-operator",
+                    "ClusterRole qualys-operator-crds",
+                    "ClusterRoleBinding qualys-operator-crds",
                     "Service qualys-operator-metrics",
                     "Deployment qualys-operator",
                 ]
@@ -324,6 +288,15 @@ fn cases() -> Vec<Case> {
                     ]
                 );
                 assert_eq!(env(docs, "RUST_LOG")["value"], "info");
+                assert_eq!(
+                    env(docs, "POD_NAME")["valueFrom"]["fieldRef"]["fieldPath"],
+                    "metadata.name",
+                    "the Lease identity is the pod's name (hostname-pid is shared under hostNetwork)"
+                );
+                assert!(
+                    d["spec"]["template"]["spec"]["hostNetwork"].is_null(),
+                    "the pod network by default"
+                );
                 assert_eq!(
                     container(docs)["image"],
                     "ghcr.io/qualys-operator/qualys-operator:0.1.0",
@@ -390,10 +363,22 @@ fn cases() -> Vec<Case> {
                 let clusterwide: Vec<_> = all(docs, "ClusterRole").into_iter().map(name).collect();
                 assert_eq!(
                     clusterwide,
-                    ["qualys-operator-view", "qualys-operator-edit"],
-                    "no ClusterRole for the operator itself"
+                    ["qualys-operator-crds", "qualys-operator-view", "qualys-operator-edit"],
+                    "no ClusterRole for the operator's objects"
                 );
-                assert!(all(docs, "ClusterRoleBinding").is_empty(), "no ClusterRoleBinding");
+                // Cluster-wide, the operator may only read our CRDs (its start-up check).
+                let crds: Vec<String> = KINDS.iter().map(|k| format!("{k}.qualys-operator.io")).collect();
+                assert_eq!(
+                    one(docs, "ClusterRole", "qualys-operator-crds")["rules"],
+                    json!([{
+                        "apiGroups": ["apiextensions.k8s.io"],
+                        "resources": ["customresourcedefinitions"],
+                        "resourceNames": crds,
+                        "verbs": ["get"]
+                    }])
+                );
+                let bindings: Vec<_> = all(docs, "ClusterRoleBinding").into_iter().map(name).collect();
+                assert_eq!(bindings, ["qualys-operator-crds"], "no other ClusterRoleBinding");
                 for ns in ["team-a", "team-b"] {
                     let role = docs
                         .iter()
@@ -441,6 +426,19 @@ fn cases() -> Vec<Case> {
                 );
                 assert!(account["spec"]["apiUrl"].is_null(), "unset URLs are left out");
                 assert!(args(docs).contains(&"--default-account=qualys-operator/default"));
+            },
+        },
+        Case {
+            name: "host-network",
+            values: "hostNetwork: true\nreplicaCount: 2\nleaderElection: {enabled: true}\nmetrics: {port: 9443}\n",
+            namespaces: &[NAMESPACE],
+            check: |docs| {
+                let pod = &deployment(docs)["spec"]["template"]["spec"];
+                assert_eq!(pod["hostNetwork"], true);
+                // Otherwise the pod would resolve names with the node's resolver only.
+                assert_eq!(pod["dnsPolicy"], "ClusterFirstWithHostNet");
+                assert!(args(docs).contains(&"--metrics-addr=0.0.0.0:9443"));
+                assert_eq!(container(docs)["ports"][0]["containerPort"], 9443);
             },
         },
         Case {

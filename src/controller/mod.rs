@@ -409,6 +409,7 @@ fn controller<K: Reconciled + Records>(
     namespace: Option<&str>,
     common: Common<'_>,
     views: fn(&Shared, &Store<K>),
+    syncs: &mut Vec<watches::Synced>,
 ) -> futures::future::BoxFuture<'static, ()> {
     let client = shared.client.clone();
     let mut settings = kube::runtime::controller::Config::default().concurrency(common.concurrency);
@@ -421,7 +422,14 @@ fn controller<K: Reconciled + Records>(
     let recorder = Recorder::new(client.clone(), common.reporter.clone());
     // The store holds every object for the life of the process. Field
     // managers are about half of each object and nothing here reads them.
-    let objects = watches::guarded::<K>(&client, namespace, common.config.clone(), recorder.clone())
+    let (events, synced) = watches::first_list(watches::guarded::<K>(
+        &client,
+        namespace,
+        common.config.clone(),
+        recorder.clone(),
+    ));
+    syncs.push(synced);
+    let objects = events
         .modify(|o| o.managed_fields_mut().clear())
         .reflect(writer)
         .applied_objects();
@@ -595,6 +603,8 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             }
         }
         metrics.leader.set(1);
+        // Now leading: ready again once this replica's caches are synced.
+        ready.store(false, Ordering::Relaxed);
     } else {
         metrics.leader.set(1);
     }
@@ -613,6 +623,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         args.namespaces.iter().cloned().map(Some).collect()
     };
     let mut controllers = Vec::new();
+    let mut syncs = Vec::new();
     for ns in &namespaces {
         let ns = ns.as_deref();
         let common = Common {
@@ -629,6 +640,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
                     ns,
                     common.clone(),
                     $views,
+                    &mut syncs,
                 ))
             };
         }
@@ -652,8 +664,10 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
     }
     for ns in &namespaces {
         let api: Api<QualysAccount> = scoped(&client, ns.as_deref());
-        let ctl = Controller::new(api, watcher::Config::default());
-        let store = ctl.store();
+        let (store, writer) = reflector::store();
+        let (events, synced) = watches::first_list(watcher(api, watcher::Config::default()));
+        syncs.push(synced);
+        let ctl = Controller::for_stream(events.reflect(writer).applied_objects(), store.clone());
         let mut stop = shutdown_rx.clone();
         let ctx = Arc::new(account_status::AccountContext { shared: shared.clone() });
         controllers.push(Box::pin(
@@ -674,7 +688,13 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             .for_each(|_| async {}),
         ));
     }
-    ready.store(true, Ordering::Relaxed);
+    // The leader is ready once every controller's cache holds its first
+    // list; awaiting that here, before the controllers run, would never end.
+    tokio::spawn(async move {
+        futures::future::join_all(syncs).await;
+        ready.store(true, Ordering::Relaxed);
+        tracing::info!("caches synced: ready");
+    });
     tracing::info!(namespaces = ?args.namespaces, "controllers started");
     futures::future::join_all(controllers).await;
     shutdown_tx.send_replace(true);

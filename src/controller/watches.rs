@@ -12,6 +12,35 @@ use kube::runtime::watcher;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
+/// Resolves once a watch has delivered its first complete list: `/readyz`
+/// waits for every one. (Not `Store::wait_until_ready`: its one-shot wakes
+/// only the last of several waiters, and the controller is one of them.)
+pub type Synced = futures::future::BoxFuture<'static, ()>;
+
+/// EVENTS unchanged, and a [`Synced`] for their first `InitDone`.
+pub fn first_list<K, S>(events: S) -> (impl Stream<Item = S::Item> + Send + 'static, Synced)
+where
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut tx = Some(tx);
+    let events = events.inspect(move |event| {
+        if matches!(event, Ok(watcher::Event::InitDone))
+            && let Some(tx) = tx.take()
+        {
+            let _ = tx.send(());
+        }
+    });
+    let synced = Box::pin(async move {
+        // The stream was dropped unsynced: the controller stopped, and a
+        // stopping replica is not ready.
+        if rx.await.is_err() {
+            futures::future::pending::<()>().await;
+        }
+    });
+    (events, synced)
+}
+
 /// The watch events of `K` with unreadable objects taken out.
 pub fn guarded<K>(
     client: &Client,

@@ -141,6 +141,10 @@ impl Transport {
             {
                 fence.check().map_err(|message| QualysError::Fenced { message })?;
             }
+            if call.safety != Safety::Read {
+                // When each write left, per process: what a split-brain audit reads.
+                tracing::debug!(operation = call.operation, attempt, "qualys write sent");
+            }
             self.progress(&Progress::Sending {
                 family: call.family,
                 operation: call.operation,

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use qualys_operator::simulator::{CloudKind, SimConfig, SimHandle, Simulator};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub const SKIP: &str = "skipped: set QUALYS_E2E=1 and run under scripts/testenv.sh run -- ...";
 
@@ -245,6 +245,8 @@ pub struct OperatorOptions {
     pub leader_election: bool,
     pub identity: Option<String>,
     pub extra_args: Vec<String>,
+    /// Environment for the process (e.g. another KUBECONFIG).
+    pub env: Vec<(String, String)>,
 }
 
 /// One test's world: namespace, simulator, operators.
@@ -332,6 +334,7 @@ impl Env {
             .env_remove("QUALYS_OPERATOR_NAMESPACES")
             .env_remove("QUALYS_OPERATOR_LABEL_SELECTOR")
             .env_remove("QUALYS_OPERATOR_LEADER_ELECTION")
+            .envs(options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(file.try_clone().expect("log handle")))
             .stderr(Stdio::from(file));
@@ -583,6 +586,49 @@ impl Drop for Env {
     }
 }
 
+// ---------------------------------------------------------------------------
+// helm
+
+pub struct Helm {
+    bin: PathBuf,
+    /// HELM_{CACHE,CONFIG,DATA}_HOME: the user's helm setup stays untouched.
+    home: tempfile::TempDir,
+}
+
+/// `$HELM`, else `scripts/tools.sh helm`. Never skips: without helm the test fails.
+pub fn helm() -> &'static Helm {
+    static HELM: OnceLock<Helm> = OnceLock::new();
+    HELM.get_or_init(|| {
+        let bin = match std::env::var_os("HELM").filter(|h| !h.is_empty()) {
+            Some(h) => PathBuf::from(h),
+            None => {
+                let out = output(Command::new(root().join("scripts/tools.sh")).arg("helm"), None);
+                assert!(
+                    out.status.success(),
+                    "scripts/tools.sh helm could not provide helm (set HELM to a helm binary):\n{}",
+                    text(&out.stderr)
+                );
+                PathBuf::from(text(&out.stdout).trim())
+            }
+        };
+        let home = tempfile::tempdir().expect("tempdir");
+        let helm = Helm { bin, home };
+        ok(helm.cmd().arg("version"), None);
+        helm
+    })
+}
+
+impl Helm {
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        let home = self.home.path();
+        cmd.env("HELM_CACHE_HOME", home.join("cache"))
+            .env("HELM_CONFIG_HOME", home.join("config"))
+            .env("HELM_DATA_HOME", home.join("data"));
+        cmd
+    }
+}
+
 /// An AwsConnector for the AWS account ACCOUNT; `extra_spec` is appended to the spec.
 pub fn aws(name: &str, account: &str, extra_spec: &str) -> String {
     aws_annotated(name, account, "", extra_spec)
@@ -621,6 +667,35 @@ pub fn external_id(obj: &Value) -> String {
     let id = str_at(obj, "/status/externalId").to_string();
     assert!(!id.is_empty(), "no status.externalId in {}", obj["status"]);
     id
+}
+
+/// The objects of examples/ (kind, name), in dependency order.
+pub const EXAMPLES: [(&str, &str); 8] = [
+    ("QualysAccount", "default"),
+    ("AwsConnector", "aws-prod"),
+    ("AzureConnector", "azure-prod"),
+    ("GcpConnector", "gcp-analytics"),
+    ("OciConnector", "oci-finance"),
+    ("AzureOrgConnector", "contoso"),
+    ("ConnectorGroup", "platform-team"),
+    ("GlobalScanConfiguration", "perimeter-scans"),
+];
+
+/// A legacy AWS connector created in the Qualys UI, with CloudView (CSA), so
+/// groups can list its account.
+pub fn seed_cloudview_aws(env: &Env, account: &str, name: &str) -> String {
+    let arn = format!("arn:aws:iam::{account}:role/Legacy");
+    env.seed_connector(
+        CloudKind::Aws,
+        json!({
+            "name": name,
+            "arn": arn,
+            "externalId": "legacy",
+            "connectorAppInfos": {"set": {"ConnectorAppInfoQList": [
+                {"set": {"ConnectorAppInfo": {"name": "CSA", "identifier": arn}}}
+            ]}}
+        }),
+    )
 }
 
 /// A manifest with `{{NAME}}`-style placeholders filled in.
