@@ -451,7 +451,7 @@ spec:
 /// be read from it; the manifest states the application id (as Azure reads
 /// echo, quirk Q-COL-6) instead of relying on the default.
 #[tokio::test]
-#[ignore = "issue 14 finding 13: an org app identifier stated as the application id plans an update forever"]
+
 async fn org_get_and_member_samples_plan_no_change() {
     let env = serving(&org_endpoints(), ORG_MANIFEST).await;
     let org = env

@@ -1,7 +1,6 @@
 //! Issue 14: the findings of the generated cases, each shrunk to a named
-//! regression test. Ignored ones document a bug main has not fixed yet (the
-//! reason names the finding); the property generators steer around the same
-//! bugs (`props::KNOWN_FINDINGS (tests/props/mod.rs)`) until these pass.
+//! regression test. A new finding lands here ignored (the reason names it)
+//! until it is fixed; the property generators cover every finding's shape.
 
 #[path = "reconcile_support.rs"]
 mod support;
@@ -158,7 +157,7 @@ async fn an_org_connector_without_apps_is_refused_or_converges() {
 /// normalised to the subscription/tenant while the desired value is not, so
 /// the plan updates the identifier on every run.
 #[tokio::test]
-#[ignore = "issue 14 finding 13: an app identifier stated as the application id plans an update forever"]
+
 async fn an_app_identifier_stated_as_the_application_id_converges() {
     let mut docs = example_documents();
     for (kind, name) in [("AzureConnector", "azure-prod"), ("AzureOrgConnector", "contoso")] {
@@ -180,7 +179,7 @@ async fn an_app_identifier_stated_as_the_application_id_converges() {
 /// judged by the apps Qualys reports and held back with a note; the group
 /// does not fail.
 #[tokio::test]
-#[ignore = "issue 14 finding 14: a group member whose manifest leaves apps out fails the whole group"]
+
 async fn group_member_with_apps_left_out_is_held_back_not_fatal() {
     let mut docs = example_documents();
     doc_mut(&mut docs, "AzureConnector", "azure-prod")["spec"]

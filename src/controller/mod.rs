@@ -260,8 +260,8 @@ fn candidate(
             labels: labels_of(o),
             account,
             waiting: !has_connector(o, status),
-            // Apps not managed by the spec: unknown here, CloudView will say.
-            cloudview: settings.apps.as_ref().is_none_or(|apps| {
+            // Apps not managed by the spec: what Qualys reports decides.
+            cloudview: settings.apps.as_ref().map(|apps| {
                 apps.iter().any(|a| {
                     matches!(
                         a.name,

@@ -194,6 +194,22 @@ impl ObserverHub {
         }
     }
 
+    /// SNAPSHOT with the connectors last read for the group member kinds (no
+    /// call to Qualys): a group judges a member whose spec leaves apps out by
+    /// the apps Qualys reports for it.
+    pub fn with_member_connectors(&self, account: &str, snapshot: &Arc<Snapshot>) -> Arc<Snapshot> {
+        let mut merged = (**snapshot).clone();
+        for kind in [Kind::Aws, Kind::Azure, Kind::Gcp] {
+            if let (Some(cloud), Some((read, _))) = (kind.cloud(), self.slot(account, kind).current())
+                && let Some(list) = read.connectors.get(&cloud)
+            {
+                merged.connectors.insert(cloud, list.clone());
+                merged.observed.insert(kind);
+            }
+        }
+        Arc::new(merged)
+    }
+
     /// Whether `seen` may be trusted about `id`: its read started after the
     /// operator's last write to `id` finished. An id missing from an older
     /// read is unknown, not gone.

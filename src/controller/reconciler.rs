@@ -555,7 +555,11 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         }
         return stop(api, &obj, &object, ctx, Reason::Conflict, message, resync).await;
     }
-    let snapshot = seen.snapshot.clone();
+    let snapshot = if ctx.kind == Kind::Group {
+        shared.observers.with_member_connectors(&account.key, &seen.snapshot)
+    } else {
+        seen.snapshot.clone()
+    };
     let claims = shared.claims(&account.key, ctx.kind);
     let plan = plan_object(&desired, &snapshot, &claims);
     let guard = KubeGuard {

@@ -140,14 +140,20 @@ pub fn org_member_names(object: &Value) -> Vec<(String, String)> {
 }
 
 /// Whether a connector's `spec.apps` has the CI or CSA app, which is what
-/// makes CloudView know the connector.
-/// Apps the spec does not manage are unknown: the member is not held back.
-pub fn has_cloudview_app(apps: Option<&Value>) -> bool {
-    apps.and_then(Value::as_array).is_none_or(|apps| {
+/// makes CloudView know the connector; `None` when the spec leaves apps
+/// unmanaged (then what Qualys reports decides).
+pub fn has_cloudview_app(apps: Option<&Value>) -> Option<bool> {
+    apps.and_then(Value::as_array).map(|apps| {
         apps.iter()
             .filter_map(|a| a.get("name").and_then(Value::as_str))
-            .any(|name| name == "CI" || name == "CSA")
+            .any(is_cloudview_app)
     })
+}
+
+/// The apps that make CloudView know a connector (Cloud Inventory, Cloud
+/// Security Assessment).
+pub fn is_cloudview_app(name: &str) -> bool {
+    name.eq_ignore_ascii_case("CI") || name.eq_ignore_ascii_case("CSA")
 }
 
 /// A connector object as a group member candidate, if it is one.

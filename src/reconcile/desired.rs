@@ -54,14 +54,23 @@ pub fn observed_apps(fields: &mut Fields, reported: &[(String, String, Option<i6
     }
 }
 
-fn desired_apps(list: &[ConnectorApp], default_identifier: &str) -> Vec<(String, String, Option<i64>)> {
+/// Apps as the manifest states them, in the normal form reads are put in: an
+/// Azure identifier stated as the application id means the default one, as
+/// it does when Qualys echoes it (Q-COL-6).
+fn desired_apps(
+    list: &[ConnectorApp],
+    default_identifier: &str,
+    application_id: Option<&str>,
+) -> Vec<(String, String, Option<i64>)> {
     list.iter()
         .map(|a| {
-            (
-                a.name.as_str().to_string(),
-                a.identifier.clone().unwrap_or_else(|| default_identifier.to_string()),
-                a.tag_id,
-            )
+            let identifier = match &a.identifier {
+                Some(stated) => {
+                    super::identity::read_app_identifier(stated.clone(), application_id, Some(default_identifier))
+                }
+                None => default_identifier.to_string(),
+            };
+            (a.name.as_str().to_string(), identifier, a.tag_id)
         })
         .collect()
 }
@@ -123,7 +132,13 @@ fn perimeter(fields: &mut Fields, scan: Option<&PerimeterScan>) {
     fields.set("spec.perimeterScan.custom", custom);
 }
 
-fn settings(fields: &mut Fields, s: &ConnectorSettings, object_name: &str, identity: &str) {
+fn settings(
+    fields: &mut Fields,
+    s: &ConnectorSettings,
+    object_name: &str,
+    identity: &str,
+    application_id: Option<&str>,
+) {
     fields
         .set("spec.name", s.name.as_deref().unwrap_or(object_name))
         .set("spec.runFrequencyMinutes", s.run_frequency_minutes)
@@ -133,7 +148,7 @@ fn settings(fields: &mut Fields, s: &ConnectorSettings, object_name: &str, ident
         fields.set("spec.description", text(Some(description)));
     }
     if let Some(list) = &s.apps {
-        apps(fields, &desired_apps(list, identity));
+        apps(fields, &desired_apps(list, identity, application_id));
     }
     if let Some(modules) = &s.activation {
         fields.set_unordered("spec.activation", modules.iter().map(enum_text));
@@ -145,7 +160,7 @@ fn settings(fields: &mut Fields, s: &ConnectorSettings, object_name: &str, ident
 
 pub fn aws(spec: &AwsConnectorSpec, object_name: &str) -> Fields {
     let mut f = Fields::new();
-    settings(&mut f, &spec.settings, object_name, &spec.arn);
+    settings(&mut f, &spec.settings, object_name, &spec.arn, None);
     f.set("spec.arn", spec.arn.as_str())
         .set("spec.externalId", spec.external_id.as_str())
         .set("spec.partition", partition_name(spec.partition));
@@ -164,7 +179,13 @@ pub fn partition_name(p: AwsPartition) -> &'static str {
 
 pub fn azure(spec: &AzureConnectorSpec, object_name: &str, secret_hash: Option<String>) -> Fields {
     let mut f = Fields::new();
-    settings(&mut f, &spec.settings, object_name, &spec.subscription_id);
+    settings(
+        &mut f,
+        &spec.settings,
+        object_name,
+        &spec.subscription_id,
+        Some(&spec.application_id),
+    );
     f.set("spec.directoryId", guid(&spec.directory_id))
         .set("spec.subscriptionId", guid(&spec.subscription_id))
         .set("spec.applicationId", guid(&spec.application_id))
@@ -183,7 +204,7 @@ pub fn azure(spec: &AzureConnectorSpec, object_name: &str, secret_hash: Option<S
 
 pub fn gcp(spec: &GcpConnectorSpec, object_name: &str, secret_hash: Option<String>) -> Fields {
     let mut f = Fields::new();
-    settings(&mut f, &spec.settings, object_name, &spec.project_id);
+    settings(&mut f, &spec.settings, object_name, &spec.project_id, None);
     f.set("spec.projectId", spec.project_id.as_str())
         .set_secret("spec.serviceAccountKeySecretRef", secret_hash);
     f
@@ -191,7 +212,7 @@ pub fn gcp(spec: &GcpConnectorSpec, object_name: &str, secret_hash: Option<Strin
 
 pub fn oci(spec: &OciConnectorSpec, object_name: &str, secret_hash: Option<String>) -> Fields {
     let mut f = Fields::new();
-    settings(&mut f, &spec.settings, object_name, &spec.tenant_id);
+    settings(&mut f, &spec.settings, object_name, &spec.tenant_id, None);
     f.set("spec.tenantId", spec.tenant_id.as_str())
         .set("spec.userId", spec.user_id.as_str())
         .set("spec.fingerprint", guid(&spec.fingerprint))
@@ -244,7 +265,10 @@ pub fn azure_org(
         .set("spec.remediationEnabled", spec.remediation_enabled)
         .set("spec.disabled", spec.disabled)
         .set_secret("spec.secretValueSecretRef", secret_hash);
-    apps(&mut f, &desired_apps(&org_apps, &spec.tenant_id));
+    apps(
+        &mut f,
+        &desired_apps(&org_apps, &spec.tenant_id, Some(&spec.application_id)),
+    );
     f.set_unordered(
         "spec.includedManagementGroups",
         spec.included_management_groups.iter().map(String::as_str),

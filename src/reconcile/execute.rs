@@ -162,7 +162,7 @@ async fn run_actions(
 ) -> Result<(), ExecError> {
     for action in &plan.actions {
         match action {
-            Action::Create { .. } => {
+            Action::Create { fields } => {
                 guard.before_create(obj).await.map_err(|message| ExecError::Intent {
                     object: obj.reference(),
                     message,
@@ -176,7 +176,7 @@ async fn run_actions(
                     object: obj.reference(),
                     message,
                 })?;
-                after_create(client, obj, &id, applied).await?;
+                after_create(client, obj, fields, &id, applied).await?;
             }
             Action::Adopt { id, reason } => {
                 applied.external_id = Some(id.clone());
@@ -286,6 +286,7 @@ async fn create_object(client: &QualysClient, obj: &DesiredObject) -> Result<Str
 async fn after_create(
     client: &QualysClient,
     obj: &DesiredObject,
+    fields: &[FieldChange],
     id: &str,
     applied: &mut Applied,
 ) -> Result<(), ExecError> {
@@ -314,10 +315,16 @@ async fn after_create(
                     .map_err(q("disable"))?;
             }
         }
-        Model::Group(g) => {
-            apply_membership(client, id, &g.members, &[]).await?;
-            if !g.members.is_empty() {
-                applied.log.push(format!("added {} member(s)", g.members.len()));
+        Model::Group(_) => {
+            // The members the plan shows (the planner holds some back), not the spec's.
+            let members = fields
+                .iter()
+                .find(|c| c.path == "spec.members")
+                .map(|c| string_list(&c.after))
+                .unwrap_or_default();
+            apply_membership(client, id, &members, &[]).await?;
+            if !members.is_empty() {
+                applied.log.push(format!("added {} member(s)", members.len()));
             }
         }
         _ => {}

@@ -22,7 +22,8 @@ pub struct MemberCandidate {
     pub waiting: bool,
     /// The connector has the CI or CSA app. CloudView knows only such
     /// connectors, and refuses a whole membership batch for one that is not.
-    pub cloudview: bool,
+    /// `None`: the spec leaves apps unmanaged, so what Qualys reports decides.
+    pub cloudview: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +40,23 @@ pub struct DesiredGroup {
     /// Kind/name)`. Held back (not added, not removed) so the rest of the
     /// batch goes through, and named in a note.
     pub not_cloudview: Vec<(String, String)>,
+    /// Members whose spec leaves apps unmanaged: `(key, Kind/name)`, among
+    /// `members` until [`DesiredGroup::judge_reported_apps`] decides.
+    pub apps_unknown: Vec<(String, String)>,
+}
+
+impl DesiredGroup {
+    /// Members whose apps the spec does not state stay members only if
+    /// `reported_cloudview` says Qualys lists a connector with the CI or CSA
+    /// app for them; the others are held back like a spec without those apps.
+    pub fn judge_reported_apps(&mut self, reported_cloudview: impl Fn(&str) -> bool) {
+        for (key, reference) in std::mem::take(&mut self.apps_unknown) {
+            if !reported_cloudview(&key) {
+                self.members.retain(|m| *m != key);
+                self.not_cloudview.push((key, reference));
+            }
+        }
+    }
 }
 
 fn cloud_of(kind: MemberKind) -> &'static str {
@@ -66,15 +84,25 @@ pub fn resolve(spec: &ConnectorGroupSpec, object_name: &str, candidates: &[Membe
     let mut members = BTreeSet::new();
     let mut waiting = BTreeMap::new();
     let mut not_cloudview = BTreeMap::new();
+    let mut apps_unknown = BTreeMap::new();
+    // Keys some reference vouches for: a stated CloudView app, or an account listed as such.
+    let mut known_cloudview = BTreeSet::new();
     for c in matched {
         let key = member_key(cloud_of(c.kind), &c.account);
-        if !c.cloudview {
-            not_cloudview
-                .entry(key)
-                .or_insert_with(|| format!("{:?}/{}", c.kind, c.name));
+        let reference = || format!("{:?}/{}", c.kind, c.name);
+        if c.cloudview == Some(false) {
+            not_cloudview.entry(key).or_insert_with(reference);
         } else if c.waiting {
-            waiting.entry(key).or_insert_with(|| format!("{:?}/{}", c.kind, c.name));
+            waiting.entry(key).or_insert_with(reference);
         } else {
+            match c.cloudview {
+                None => {
+                    apps_unknown.entry(key.clone()).or_insert_with(reference);
+                }
+                Some(_) => {
+                    known_cloudview.insert(key.clone());
+                }
+            }
             members.insert(key);
         }
     }
@@ -83,17 +111,22 @@ pub fn resolve(spec: &ConnectorGroupSpec, object_name: &str, candidates: &[Membe
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        members.insert(member_key(&cloud, &a.account_identifier));
+        let key = member_key(&cloud, &a.account_identifier);
+        known_cloudview.insert(key.clone());
+        members.insert(key);
     }
     // Another object for the same account may already have its connector.
     waiting.retain(|key, _| !members.contains(key));
     not_cloudview.retain(|key, _| !members.contains(key));
+    // Another object for the same account states a CloudView app.
+    apps_unknown.retain(|key, _| !known_cloudview.contains(key));
     DesiredGroup {
         name: spec.name.clone().unwrap_or_else(|| object_name.to_string()),
         members: members.into_iter().collect(),
         unresolved,
         waiting: waiting.into_iter().collect(),
         not_cloudview: not_cloudview.into_iter().collect(),
+        apps_unknown: apps_unknown.into_iter().collect(),
     }
 }
 
@@ -174,7 +207,7 @@ mod tests {
             labels: [("team".to_string(), team.to_string())].into(),
             account: account.into(),
             waiting: false,
-            cloudview: true,
+            cloudview: Some(true),
         }
     }
 
@@ -245,6 +278,37 @@ mod tests {
     }
 
     #[test]
+    fn members_whose_spec_leaves_apps_out_are_judged_by_what_qualys_reports() {
+        let spec = ConnectorGroupSpec {
+            name: None,
+            members: GroupMembers {
+                connectors: Vec::new(),
+                selector: Some(LabelSelector::default()),
+                accounts: Vec::new(),
+            },
+            management: Default::default(),
+        };
+        let unstated = |c: MemberCandidate| MemberCandidate { cloudview: None, ..c };
+        let candidates = [
+            unstated(candidate(MemberKind::AwsConnector, "has-csa", "t", "1")),
+            unstated(candidate(MemberKind::AwsConnector, "ai-only", "t", "2")),
+            // Another object for account 3 states CSA: it vouches for the key.
+            unstated(candidate(MemberKind::AwsConnector, "twin", "t", "3")),
+            candidate(MemberKind::AwsConnector, "stated", "t", "3"),
+        ];
+        let mut group = resolve(&spec, "obj", &candidates);
+        assert_eq!(group.members, ["AWS:1", "AWS:2", "AWS:3"]);
+        assert_eq!(group.apps_unknown.len(), 2, "{:?}", group.apps_unknown);
+        group.judge_reported_apps(|key| key == "AWS:1");
+        assert_eq!(group.members, ["AWS:1", "AWS:3"]);
+        assert_eq!(
+            group.not_cloudview,
+            [("AWS:2".to_string(), "AwsConnector/ai-only".to_string())]
+        );
+        assert!(group.apps_unknown.is_empty());
+    }
+
+    #[test]
     fn members_without_a_cloudview_app_are_held_back() {
         let spec = ConnectorGroupSpec {
             name: None,
@@ -255,7 +319,10 @@ mod tests {
             },
             management: Default::default(),
         };
-        let no_app = |c: MemberCandidate| MemberCandidate { cloudview: false, ..c };
+        let no_app = |c: MemberCandidate| MemberCandidate {
+            cloudview: Some(false),
+            ..c
+        };
         let candidates = [
             candidate(MemberKind::AwsConnector, "ci", "t", "1"),
             no_app(candidate(MemberKind::GcpConnector, "ai-only", "t", "p")),

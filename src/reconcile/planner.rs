@@ -134,6 +134,20 @@ fn pending_members(obj: &DesiredObject) -> Vec<String> {
 
 /// Plan one object. `claims` holds ids objects of this run resolved to.
 pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> ObjectPlan {
+    let judged;
+    let obj = match &obj.model {
+        // Members whose spec leaves apps out are judged by what Qualys reports.
+        Model::Group(g) if !g.apps_unknown.is_empty() => {
+            let mut g = g.clone();
+            g.judge_reported_apps(|key| snap.reports_cloudview_member(key));
+            judged = DesiredObject {
+                model: Model::Group(g),
+                ..obj.clone()
+            };
+            &judged
+        }
+        _ => obj,
+    };
     let mut plan = ObjectPlan {
         object: obj.reference(),
         external_id: None,

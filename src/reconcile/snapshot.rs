@@ -69,6 +69,28 @@ impl Snapshot {
         Ok(snap)
     }
 
+    /// Whether Qualys lists a connector for group member KEY
+    /// (`CLOUD:account`) with an app that makes CloudView know it.
+    pub fn reports_cloudview_member(&self, key: &str) -> bool {
+        [
+            (CloudKind::Aws, "AWS"),
+            (CloudKind::Azure, "AZURE"),
+            (CloudKind::Gcp, "GCP"),
+        ]
+        .into_iter()
+        .flat_map(|(cloud, name)| {
+            self.connectors
+                .get(&cloud)
+                .into_iter()
+                .flatten()
+                .map(move |c| (cloud, name, c))
+        })
+        .filter(|(cloud, name, c)| {
+            connector::observed_key(*cloud, c).is_some_and(|account| super::desired::member_key(name, &account) == key)
+        })
+        .any(|(_, _, c)| c.apps.iter().flatten().any(|a| super::build::is_cloudview_app(&a.name)))
+    }
+
     /// What this snapshot lists for `kind`, for identity resolution.
     pub fn listed(&self, kind: Kind) -> KindListing<'_> {
         KindListing { snap: self, kind }

@@ -409,11 +409,9 @@ pub fn azure() -> impl Strategy<Value = Conn> {
             .prop_map(move |(mut settings, bits, partition, perimeter)| {
                 // An app may also state the application id, as Qualys' reads show
                 // the identifier (Q-COL-6).
-                if !KNOWN_FINDINGS.identifier_is_application {
-                    for (k, a) in settings.apps.iter_mut().flatten().enumerate() {
-                        if bits >> k & 1 == 1 {
-                            a.identifier = Some(application.1.clone());
-                        }
+                for (k, a) in settings.apps.iter_mut().flatten().enumerate() {
+                    if bits >> k & 1 == 1 {
+                        a.identifier = Some(application.1.clone());
                     }
                 }
                 let mut c = azure_conn(settings, &directory, &subscription, &application, &secret);
@@ -727,47 +725,14 @@ pub fn world() -> impl Strategy<Value = World> {
                     o.spec["memberPolicy"] = json!("Exact");
                 }
             }
-            without_known_findings(World {
+            World {
                 connectors,
                 scan,
                 group,
                 org,
-            })
+            }
         })
 }
-
-/// Keeps generated cases away from findings main has not fixed yet, so the
-/// properties guard everything else. Each gate names its finding and its
-/// regression test; delete the gate when that test passes.
-pub fn without_known_findings(mut world: World) -> World {
-    // Finding 14 (`group_member_with_apps_left_out_is_held_back_not_fatal`).
-    if KNOWN_FINDINGS.member_apps_left_out {
-        let members: Vec<usize> = world.group.iter().flat_map(|(_, m, _)| m.clone()).collect();
-        for i in members {
-            world.connectors[i].settings.apps.get_or_insert_with(|| {
-                vec![App {
-                    name: "CSA",
-                    identifier: None,
-                    tag_id: None,
-                }]
-            });
-        }
-    }
-    world
-}
-
-/// Which known findings the generators steer around (see `without_known_findings`).
-pub struct Known {
-    /// Finding 13: an Azure app identifier stated as the application id.
-    pub identifier_is_application: bool,
-    /// Finding 14: a group member whose manifest leaves `apps` out.
-    pub member_apps_left_out: bool,
-}
-
-pub const KNOWN_FINDINGS: Known = Known {
-    identifier_is_application: true,
-    member_apps_left_out: true,
-};
 
 impl World {
     pub fn single(mut conn: Conn) -> Self {
@@ -1336,7 +1301,7 @@ pub fn rendered() -> impl Strategy<Value = (Conn, Shape)> {
             c.fields.retain(|(k, _)| *k != "perimeterScan");
             c.settings.name = Some(name);
             c.meta = "gen-0".into();
-            let world = without_known_findings(World::single(c));
+            let world = World::single(c);
             (world.connectors[0].clone(), shape)
         })
 }
