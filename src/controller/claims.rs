@@ -58,19 +58,20 @@ pub fn foreign_claim(
     })
 }
 
-/// An id the object names that `seen` does not list although it was read
-/// before the operator's last write to it: the object is unknown until the
-/// next refresh, never taken for gone.
+/// An id the object names that the operator wrote after `seen` was read:
+/// until a refresh that started after the write, the object is unknown (never
+/// taken for gone, never planned from its old state).
 pub fn unconfirmed(shared: &Shared, account: &str, desired: &DesiredObject, seen: &Seen) -> Option<String> {
-    let listed = seen.snapshot.listed(desired.kind);
     let named = [
         desired.recorded.external_id.as_deref(),
         desired.recorded.annotation_id.as_deref(),
     ];
+    // Listed or not: a read older than the write shows the object as it was,
+    // and planning from it would write the same change again.
     named
         .into_iter()
         .flatten()
-        .find(|id| !listed.has(id) && !shared.observers.read_after_write(account, desired.kind, id, seen))
+        .find(|id| !shared.observers.read_after_write(account, desired.kind, id, seen))
         .map(|id| {
             format!(
                 "Qualys {} {id} was written and has not been read since; waiting for the next refresh before \

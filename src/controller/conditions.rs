@@ -91,6 +91,17 @@ impl Verdict {
         }
     }
 
+    /// Written, not read since: Ready is Unknown; Synced says whether the
+    /// write went through (`synced`).
+    pub fn unconfirmed(message: impl Into<String>, synced: bool) -> Self {
+        Self {
+            ready: false,
+            synced,
+            reason: Reason::Unconfirmed,
+            message: message.into(),
+        }
+    }
+
     pub fn failed(reason: Reason, message: impl Into<String>) -> Self {
         Self {
             ready: false,

@@ -219,48 +219,21 @@ impl ObserverHub {
         writes.get(id).is_none_or(|written| seen.started > *written)
     }
 
-    /// After a write to `id`: remember when it finished, then re-read the
-    /// object and put it in the snapshot (connectors), or re-read the kind
-    /// (orgs, groups and the global scan configuration, which are few per
-    /// account). A failed re-read leaves the snapshot as it was: the object is
-    /// then unknown until the next refresh, never taken for gone.
-    pub async fn record_write(
-        &self,
-        account: &str,
-        client: &QualysClient,
-        kind: Kind,
-        id: Option<&str>,
-    ) -> Result<(), QualysError> {
-        let slot = self.slot(account, kind);
+    /// After a write to `id`: remember when it finished. Nothing is read
+    /// here: the object stays unconfirmed until a batched refresh that started
+    /// after the write (the write's object asks for one at most every
+    /// creating-requeue interval, and one refresh serves every object written
+    /// meanwhile). A create answer cannot stand in for that read: it shows
+    /// apps, the Azure identifier and the account id differently from reads
+    /// (Q-COL-4, Q-COL-6, Q-SEM-5), and updates answer with the id only (Q-SEM-6).
+    pub fn record_write(&self, account: &str, kind: Kind, id: Option<&str>) {
         let id = id.or((kind == Kind::GlobalScan).then_some(crate::reconcile::object::GLOBAL_SCAN_KEY));
+        // A create whose answer was lost has no id: its object searches afresh.
         if let Some(id) = id {
+            let slot = self.slot(account, kind);
             let mut writes = slot.writes.lock().unwrap_or_else(|e| e.into_inner());
             writes.insert(id.to_string(), Instant::now());
         }
-        if slot.current().is_none() {
-            return Ok(());
-        }
-        match (kind.cloud(), id) {
-            // A create whose answer was lost has no id: its object searches afresh.
-            (Some(_), None) => {}
-            (Some(cloud), Some(id)) => {
-                let fresh = tokio::time::timeout(self.search_timeout, client.get_connector(cloud, id))
-                    .await
-                    .map_err(|_| timed_out("reading back the connector", self.search_timeout))??;
-                let mut entry = slot.entry.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(entry) = entry.as_mut() {
-                    let snapshot = Arc::make_mut(&mut entry.snapshot);
-                    let list = snapshot.connectors.entry(cloud).or_default();
-                    list.retain(|c| c.id.as_deref() != Some(id));
-                    list.push(Arc::new(fresh));
-                }
-            }
-            (None, _) => {
-                // A refresh that starts now is a read after the write.
-                self.view(account, client, kind, Duration::ZERO, true).await?;
-            }
-        }
-        Ok(())
     }
 }
 

@@ -346,10 +346,18 @@ async fn write_failure<K: Reconciled>(
     message: &str,
 ) -> Result<bool, Error> {
     let previous = object.get("status").cloned().unwrap_or(Value::Null);
-    let verdict = Verdict::failed(reason, message);
     let mut new = previous.as_object().cloned().unwrap_or_default();
     let previous_conditions: Vec<Condition> =
         serde_json::from_value(previous.get("conditions").cloned().unwrap_or(Value::Null)).unwrap_or_default();
+    let verdict = if reason == Reason::Unconfirmed {
+        // Waiting for a read changes nothing about how the last write went.
+        let synced = previous_conditions
+            .iter()
+            .any(|c| c.type_ == "Synced" && c.status == "True");
+        Verdict::unconfirmed(message, synced)
+    } else {
+        Verdict::failed(reason, message)
+    };
     let conds = super::conditions::conditions(&previous_conditions, &verdict, obj.meta().generation, Timestamp::now());
     new.insert("conditions".into(), serde_json::to_value(conds)?);
     // Waiting to read Qualys again is no error.
@@ -568,27 +576,11 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         resource_version: obj.meta().resource_version.clone(),
     };
     let applied = execute(&account.client, &desired, &plan, &guard).await;
-    let wrote = plan.actions.iter().any(Action::writes) && !matches!(applied.failure, Some(ExecError::Intent { .. }));
-    let mut read_back = None;
-    let snapshot = if wrote && !applied.deleted {
+    let wrote = applied.changed_qualys();
+    if wrote && !applied.deleted {
         let id = applied.external_id.as_deref().or(plan.external_id.as_deref());
-        if let Err(e) = shared
-            .observers
-            .record_write(&account.key, &account.client, ctx.kind, id)
-            .await
-        {
-            tracing::warn!(error = %e, "re-reading after a write failed; the next refresh will");
-            read_back = Some(e.to_string());
-        }
-        shared
-            .observers
-            .view(&account.key, &account.client, ctx.kind, resync, false)
-            .await
-            .map(|s| s.snapshot)
-            .unwrap_or(snapshot)
-    } else {
-        snapshot
-    };
+        shared.observers.record_write(&account.key, ctx.kind, id);
+    }
     // The account's one global scan configuration is held by its first object
     // even before Qualys has it; a second one that met the holder's claim
     // (a Conflict) must not take it over.
@@ -670,14 +662,16 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         observed.last_error.as_deref(),
         desired.paused,
     );
-    if let Some(error) = read_back.filter(|_| applied.failure.is_none()) {
-        // Written but not read back: nothing says Qualys matches yet.
-        verdict = Verdict::failed(
-            Reason::Unconfirmed,
+    if wrote && applied.failure.is_none() {
+        // Written, not read yet: nothing says Qualys matches until the next
+        // batched refresh, which one read serves for every object written.
+        verdict = Verdict::unconfirmed(
             format!(
-                "written to Qualys {}, but reading it back failed ({error}); the next refresh confirms it",
-                external_id.as_deref().unwrap_or("")
+                "written to Qualys {}; the next batched read (within {}s) confirms it",
+                external_id.as_deref().unwrap_or(""),
+                shared.settings.creating_requeue.min(resync).as_secs()
             ),
+            true,
         );
     }
     for note in &plan.notes {

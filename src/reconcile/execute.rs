@@ -32,6 +32,24 @@ pub struct Applied {
     pub failure: Option<ExecError>,
 }
 
+impl Applied {
+    /// Whether Qualys may now hold something this run wrote: a step that
+    /// succeeded (every log line but adoption and retention records one), or
+    /// a failure whose request may have arrived. A refused write changed nothing.
+    pub fn changed_qualys(&self) -> bool {
+        let written = self
+            .log
+            .iter()
+            .any(|line| !(line.starts_with("adopted ") || line.starts_with("retained")));
+        written
+            || self
+                .failure
+                .as_ref()
+                .and_then(ExecError::qualys)
+                .is_some_and(QualysError::is_ambiguous)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("{action}: {source}")]
