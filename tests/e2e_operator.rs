@@ -1123,6 +1123,22 @@ fn e2e_health_readiness_and_metrics_are_served() {
             },
         );
     }
+    // The account shows the budget Qualys reports (the simulator's: 1,000,000 per 3600 s).
+    let account = wait_for("QualysAccount status.rateLimit", Duration::from_secs(30), || {
+        let o = env.must_get("qualysaccount", "default");
+        if o["status"]["rateLimit"]["limit"].is_u64() {
+            Ok(o)
+        } else {
+            Err(o["status"].to_string())
+        }
+    });
+    let rate = &account["status"]["rateLimit"];
+    assert_eq!(rate["limit"], 1_000_000, "{rate}");
+    assert_eq!(rate["windowSeconds"], 3600, "{rate}");
+    assert!(
+        rate["remaining"].as_u64().is_some_and(|r| r < 1_000_000),
+        "remaining counts the operator's calls: {rate}"
+    );
     let (status, body) = http_get(port, "/metrics").expect("/metrics answers");
     assert_eq!(status, 200);
     let line = |prefix: &str| body.lines().find(|l| l.starts_with(prefix)).map(str::to_string);

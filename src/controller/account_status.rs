@@ -16,6 +16,7 @@ use super::context::{Shared, jitter};
 use super::reconciler::Error;
 use super::status::{FIELD_MANAGER, reason_for};
 use crate::crd::QualysAccount;
+use crate::qualys::Family;
 
 pub struct AccountContext {
     pub shared: Arc<Shared>,
@@ -25,15 +26,19 @@ pub async fn reconcile(account: Arc<QualysAccount>, ctx: Arc<AccountContext>) ->
     let namespace = account.namespace().unwrap_or_default();
     let name = account.name_any();
     let shared = &ctx.shared;
-    let (verdict, version) = match shared.accounts.resolve(&namespace, &name).await {
-        Err(e) => (Verdict::failed(Reason::ReferenceNotReady, e.to_string()), None),
-        Ok(resolved) => match resolved.client.portal_version().await {
-            Ok(v) => (
-                Verdict::available("logged in to Qualys"),
-                v.portal().map(str::to_string),
-            ),
-            Err(e) => (Verdict::failed(reason_for(&e), e.to_string()), None),
-        },
+    let (verdict, version, rate) = match shared.accounts.resolve(&namespace, &name).await {
+        Err(e) => (Verdict::failed(Reason::ReferenceNotReady, e.to_string()), None, None),
+        Ok(resolved) => {
+            let (verdict, version) = match resolved.client.portal_version().await {
+                Ok(v) => (
+                    Verdict::available("logged in to Qualys"),
+                    v.portal().map(str::to_string),
+                ),
+                Err(e) => (Verdict::failed(reason_for(&e), e.to_string()), None),
+            };
+            // The connector API's budget: every connector kind spends it.
+            (verdict, version, resolved.client.governor().reported(Family::Qps))
+        }
     };
     let previous = serde_json::to_value(&account.status)?;
     let previous_conditions: Vec<Condition> =
@@ -44,6 +49,13 @@ pub async fn reconcile(account: Arc<QualysAccount>, ctx: Arc<AccountContext>) ->
     });
     if let Some(v) = version {
         status["portalVersion"] = Value::String(v);
+    }
+    if let Some(rate) = rate {
+        status["rateLimit"] = json!({
+            "limit": rate.limit,
+            "remaining": rate.remaining,
+            "windowSeconds": rate.window.map(|w| w.as_secs()),
+        });
     }
     if !verdict.synced {
         status["lastError"] = Value::String(verdict.message.clone());

@@ -190,7 +190,8 @@ pub struct QualysAccountStatus {
     /// Qualys portal version reported by the account's API server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub portal_version: Option<String>,
-    /// Rate budget as Qualys last reported it.
+    /// The connector (QPS) API's rate budget for this user, as Qualys last
+    /// reported it in its `X-RateLimit-*` headers (written once per resync).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitStatus>,
 }
@@ -198,7 +199,11 @@ pub struct QualysAccountStatus {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RateLimitStatus {
+    /// Calls allowed per window (`X-RateLimit-Limit`).
     pub limit: Option<u32>,
+    /// Calls left in the current window (`X-RateLimit-Remaining`), shared
+    /// with every other tool using the same Qualys user.
     pub remaining: Option<u32>,
+    /// The window (`X-RateLimit-Window-Sec`).
     pub window_seconds: Option<u32>,
 }

@@ -61,6 +61,8 @@ struct BucketState {
     dispatched: u64,
     applied: u64,
     consecutive_throttles: u32,
+    /// The newest rate headers Qualys sent, as sent (not our estimate).
+    reported: Option<RateHeaders>,
 }
 
 struct Bucket {
@@ -97,6 +99,7 @@ impl RateGovernor {
                 dispatched: 0,
                 applied: 0,
                 consecutive_throttles: 0,
+                reported: None,
             }),
             changed: Notify::new(),
         };
@@ -190,6 +193,9 @@ impl RateGovernor {
         if let Some(wait) = headers.to_wait.filter(|w| !w.is_zero()) {
             block(&mut s, Instant::now() + wait);
         }
+        if (headers.limit.is_some() || headers.remaining.is_some()) && permit.seq >= s.applied {
+            s.reported = Some(*headers);
+        }
         permit.bucket.changed.notify_waiters();
     }
 
@@ -223,6 +229,11 @@ impl RateGovernor {
     pub fn snapshot(&self, family: Family) -> (u32, u32, Option<u32>) {
         let s = lock(&self.buckets[family.index()].state);
         (s.concurrency, s.running, s.remaining)
+    }
+
+    /// The rate headers Qualys last sent for `family`, if it ever sent any.
+    pub fn reported(&self, family: Family) -> Option<RateHeaders> {
+        lock(&self.buckets[family.index()].state).reported
     }
 
     /// Why a call of `family` would wait now, for a progress display.
