@@ -1139,6 +1139,10 @@ fn e2e_health_readiness_and_metrics_are_served() {
         rate["remaining"].as_u64().is_some_and(|r| r < 1_000_000),
         "remaining counts the operator's calls: {rate}"
     );
+    // Half the reported limit; observation that small needs no stretching.
+    assert_eq!(rate["budgetPerHour"], 500_000, "{rate}");
+    assert_eq!(rate["effectiveResyncInterval"], "5s", "{rate}");
+    assert!(rate["observationCalls"].as_u64().is_some(), "{rate}");
     let (status, body) = http_get(port, "/metrics").expect("/metrics answers");
     assert_eq!(status, 200);
     let line = |prefix: &str| body.lines().find(|l| l.starts_with(prefix)).map(str::to_string);

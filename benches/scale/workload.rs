@@ -121,7 +121,8 @@ impl Workload {
                 "QualysAccount",
                 "default",
                 namespace,
-                json!({"apiUrl": qualys_url, "gatewayUrl": qualys_url, "credentialsSecretRef": {"name": "qualys-credentials"}}),
+                // The simulator speaks plain HTTP on loopback.
+                json!({"apiUrl": qualys_url, "gatewayUrl": qualys_url, "credentialsSecretRef": {"name": "qualys-credentials"}, "allowInsecureHttp": true}),
             ),
             secret("azure-org-app", namespace, json!({"clientSecret": "bench-org-secret"})),
         ];

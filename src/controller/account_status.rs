@@ -37,7 +37,9 @@ pub async fn reconcile(account: Arc<QualysAccount>, ctx: Arc<AccountContext>) ->
                 Err(e) => (Verdict::failed(reason_for(&e), e.to_string()), None),
             };
             // The connector API's budget: every connector kind spends it.
-            (verdict, version, resolved.client.governor().reported(Family::Qps))
+            let reported = resolved.client.governor().reported(Family::Qps);
+            let effective = super::budget::effective_resync(&shared.observers, &resolved, shared.settings.resync);
+            (verdict, version, Some((reported, effective)))
         }
     };
     let previous = serde_json::to_value(&account.status)?;
@@ -50,12 +52,20 @@ pub async fn reconcile(account: Arc<QualysAccount>, ctx: Arc<AccountContext>) ->
     if let Some(v) = version {
         status["portalVersion"] = Value::String(v);
     }
-    if let Some(rate) = rate {
-        status["rateLimit"] = json!({
-            "limit": rate.limit,
-            "remaining": rate.remaining,
-            "windowSeconds": rate.window.map(|w| w.as_secs()),
+    if let Some((reported, effective)) = rate {
+        let mut rate = json!({
+            "observationCalls": effective.calls_per_cycle,
+            "effectiveResyncInterval": format_duration(effective.interval),
         });
+        if let Some(share) = effective.share_per_hour {
+            rate["budgetPerHour"] = json!(share.floor() as u64);
+        }
+        if let Some(reported) = reported {
+            rate["limit"] = json!(reported.limit);
+            rate["remaining"] = json!(reported.remaining);
+            rate["windowSeconds"] = json!(reported.window.map(|w| w.as_secs()));
+        }
+        status["rateLimit"] = rate;
     }
     if !verdict.synced {
         status["lastError"] = Value::String(verdict.message.clone());
@@ -84,4 +94,15 @@ pub async fn reconcile(account: Arc<QualysAccount>, ctx: Arc<AccountContext>) ->
 pub fn error_policy(_: Arc<QualysAccount>, error: &Error, _: Arc<AccountContext>) -> Requeue {
     tracing::warn!(error = %error, "QualysAccount reconcile failed");
     Requeue::requeue(jitter(Duration::from_secs(30)))
+}
+
+/// `1h2m3s`-style, as `spec.resyncInterval` is written.
+fn format_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, s) = (s / 3600, s / 60 % 60, s % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
 }

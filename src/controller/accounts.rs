@@ -39,6 +39,8 @@ pub enum AccountError {
 pub struct ResolvedAccount {
     pub key: String,
     pub client: QualysClient,
+    /// `spec.budget`: the operator's share of the user's rate limit.
+    pub budget: Option<crate::crd::account::Budget>,
 }
 
 pub struct AccountRegistry {
@@ -143,6 +145,7 @@ impl AccountRegistry {
             return Ok(ResolvedAccount {
                 key,
                 client: client.clone(),
+                budget: account.spec.budget.clone(),
             });
         }
         let mut config =
@@ -162,6 +165,10 @@ impl AccountRegistry {
                 message: e.to_string(),
             })?;
         cache.insert(key.clone(), (fingerprint, client.clone()));
-        Ok(ResolvedAccount { key, client })
+        Ok(ResolvedAccount {
+            key,
+            client,
+            budget: account.spec.budget.clone(),
+        })
     }
 }

@@ -4,6 +4,7 @@
 
 mod account_status;
 mod accounts;
+mod budget;
 mod claims;
 pub mod conditions;
 mod context;

@@ -183,6 +183,17 @@ impl ObserverHub {
         Ok(Seen { snapshot, started })
     }
 
+    /// About how many Qualys calls one refresh of every kind read so far for
+    /// `account` costs: what observation spends per resync interval.
+    pub fn calls_per_cycle(&self, account: &str) -> u32 {
+        let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        slots
+            .iter()
+            .filter(|((a, _), _)| a == account)
+            .filter_map(|((_, kind), slot)| slot.current().map(|(snapshot, _)| snapshot.calls_to_observe(*kind)))
+            .sum()
+    }
+
     /// The snapshot as last read, without reading Qualys (empty before the first read).
     pub fn cached(&self, account: &str, kind: Kind) -> Seen {
         match self.slot(account, kind).current() {

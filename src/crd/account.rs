@@ -65,6 +65,21 @@ pub struct CredentialsRef {
     pub password_key: String,
 }
 
+/// The operator's share of the API user's rate limit (the connector API's
+/// `X-RateLimit-Limit` per `X-RateLimit-Window-Sec`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Budget {
+    /// Calls per hour, whatever Qualys reports; wins over `percent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub calls_per_hour: Option<u32>,
+    /// Percent of the limit Qualys reports (default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub percent: Option<u8>,
+}
+
 fn default_username_key() -> String {
     "username".into()
 }
@@ -114,6 +129,11 @@ pub struct QualysAccountSpec {
     /// only for a local simulator or a TLS-terminating proxy on the same host.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_insecure_http: bool,
+    /// How much of the API user's rate limit the operator may spend on its
+    /// own: observation stretches its interval to fit. Default: half of the
+    /// limit Qualys reports, leaving the rest to other tools using the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<Budget>,
 }
 
 impl QualysAccountSpec {
@@ -159,6 +179,7 @@ mod tests {
                 password_key: "password".into(),
             },
             allow_insecure_http,
+            budget: None,
         }
     }
 
@@ -206,4 +227,14 @@ pub struct RateLimitStatus {
     pub remaining: Option<u32>,
     /// The window (`X-RateLimit-Window-Sec`).
     pub window_seconds: Option<u32>,
+    /// The operator's share per hour (`spec.budget`, else half the limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_per_hour: Option<u32>,
+    /// Calls one observation of every kind costs (paged searches, org details).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observation_calls: Option<u32>,
+    /// The interval objects with the default resync are observed at, stretched
+    /// so observation fits in the budget, e.g. `10m0s`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_resync_interval: Option<String>,
 }

@@ -69,6 +69,20 @@ impl Snapshot {
         Ok(snap)
     }
 
+    /// About how many Qualys calls reading `kind` again costs, judged by what
+    /// this snapshot holds (searches page by 100; an org costs two details).
+    pub fn calls_to_observe(&self, kind: Kind) -> u32 {
+        let pages = |n: usize| u32::try_from(n.div_ceil(100).max(1)).unwrap_or(u32::MAX);
+        match kind.cloud() {
+            Some(cloud) => pages(self.connectors.get(&cloud).map_or(0, Vec::len)),
+            None => match kind {
+                Kind::AzureOrg => 1 + 2 * u32::try_from(self.orgs.len()).unwrap_or(u32::MAX / 2),
+                Kind::Group => pages(self.groups.len()),
+                _ => 1,
+            },
+        }
+    }
+
     /// Whether Qualys lists a connector for group member KEY
     /// (`CLOUD:account`) with an app that makes CloudView know it.
     pub fn reports_cloudview_member(&self, key: &str) -> bool {

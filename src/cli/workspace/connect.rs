@@ -53,6 +53,7 @@ fn bare_account_spec() -> QualysAccountSpec {
         // Every URL comes from the command line, which is the opt-in (and
         // the endpoints are printed before any call).
         allow_insecure_http: true,
+        budget: None,
     }
 }
 
