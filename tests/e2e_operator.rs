@@ -371,6 +371,16 @@ fn e2e_drift_is_corrected_within_the_resync_interval_and_a_quiet_state_only_sear
         writes.is_empty(),
         "in {quiet:?} without drift the operator made calls other than searches: {writes:?}"
     );
+    // The account's login check runs once per resync, not on its own status updates.
+    let logins: u64 = counters
+        .iter()
+        .filter(|c| c.route.ends_with("/portal/version"))
+        .map(|c| c.count)
+        .sum();
+    assert!(
+        logins <= 4,
+        "the account's check is a hot loop: {logins} portal/version calls in {quiet:?}"
+    );
     let searches: u64 = counters
         .iter()
         .filter(|c| c.route.contains("/search/am/awsassetdataconnector"))

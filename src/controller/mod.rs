@@ -29,7 +29,7 @@ use kube::core::PartialObjectMeta;
 use kube::runtime::controller::Controller;
 use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::{WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, CustomResourceExt, ResourceExt};
 use tokio::sync::watch;
 
@@ -668,7 +668,14 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         let (store, writer) = reflector::store();
         let (events, synced) = watches::first_list(watcher(api, watcher::Config::default()));
         syncs.push(synced);
-        let ctl = Controller::for_stream(events.reflect(writer).applied_objects(), store.clone());
+        // Only spec changes wake an account: its status carries the budget
+        // Qualys reports, which its own reconcile's call changes, so status
+        // updates would wake it for ever.
+        let changed = events
+            .reflect(writer)
+            .applied_objects()
+            .predicate_filter(predicates::generation, Default::default());
+        let ctl = Controller::for_stream(changed, store.clone());
         let mut stop = shutdown_rx.clone();
         let ctx = Arc::new(account_status::AccountContext { shared: shared.clone() });
         controllers.push(Box::pin(
