@@ -80,11 +80,22 @@ pub fn dns_name(raw: &str) -> String {
 }
 
 /// Names unique per kind: a second `prod` becomes `prod-2`, and so on.
+/// Secrets are one more kind: every exported object of every kind gets its
+/// own, so two kinds' `prod` never share (or overwrite) one Secret.
 #[derive(Default)]
-struct Names(BTreeMap<Kind, BTreeSet<String>>);
+struct Names(BTreeMap<&'static str, BTreeSet<String>>);
 
 impl Names {
     fn claim(&mut self, kind: Kind, raw: &str) -> String {
+        self.claim_in(kind.kind_name(), raw)
+    }
+
+    /// The name of the Secret holding the credentials of object `owner`.
+    fn secret(&mut self, owner: &str) -> String {
+        self.claim_in("Secret", &format!("{owner}-credentials"))
+    }
+
+    fn claim_in(&mut self, kind: &'static str, raw: &str) -> String {
         let base = dns_name(raw);
         let taken = self.0.entry(kind).or_default();
         let mut name = base.clone();
@@ -146,6 +157,17 @@ fn is_default(path: &str, value: &Value) -> bool {
     }
 }
 
+/// Whether the kind's schema has `path`: Qualys may report fields it does not
+/// document for a cloud (activation on OCI, tags on GCP), which a manifest of
+/// that kind cannot state and the spec therefore cannot own.
+fn supports(kind: CloudKind, path: &str) -> bool {
+    !matches!(
+        (kind, path),
+        (CloudKind::Gcp, "spec.activation" | "spec.defaultTagIds")
+            | (CloudKind::Oci, "spec.activation" | "spec.perimeterScan.custom")
+    )
+}
+
 /// The spec of a connector from its observed fields.
 fn connector_spec(kind: CloudKind, c: &Connector, fields: &Fields, secret_ref: Option<(&str, &str)>) -> Value {
     let mut spec = Map::new();
@@ -157,7 +179,7 @@ fn connector_spec(kind: CloudKind, c: &Connector, fields: &Fields, secret_ref: O
     }
     .unwrap_or_default();
     for (path, field) in &fields.0 {
-        if field.unknown.is_some() || field.secret || is_default(path, &field.value) {
+        if field.unknown.is_some() || field.secret || is_default(path, &field.value) || !supports(kind, path) {
             continue;
         }
         match path.as_str() {
@@ -267,10 +289,7 @@ pub fn export(snap: &Snapshot, filter: &Filter, namespace: &str) -> Vec<Exported
             }
             let name = names.claim(kind, if qualys_name.is_empty() { &id } else { &qualys_name });
             let fields = connector::observed_fields(*cloud, c, None);
-            let secret = secret_field(*cloud).map(|(field, hint)| {
-                let secret_name = format!("{name}-credentials");
-                (field, secret_name, hint)
-            });
+            let secret = secret_field(*cloud).map(|(field, hint)| (field, names.secret(&name), hint));
             let mut spec = connector_spec(*cloud, c, &fields, secret.as_ref().map(|(f, n, _)| (*f, n.as_str())));
             let mut notes = Vec::new();
             if qualys_name == name
@@ -312,7 +331,7 @@ pub fn export(snap: &Snapshot, filter: &Filter, namespace: &str) -> Vec<Exported
         }
         let name = names.claim(Kind::AzureOrg, if qualys_name.is_empty() { &id } else { &qualys_name });
         let fields = org::observed_fields(o, &detail.members, None);
-        let secret_name = format!("{name}-credentials");
+        let secret_name = names.secret(&name);
         let mut spec = Map::new();
         for (path, field) in &fields.0 {
             if field.unknown.is_some() || field.secret || field.value.is_null() || path.starts_with("spec.apps") {
@@ -431,6 +450,14 @@ mod tests {
         assert_eq!(names.claim(Kind::Aws, "Prod"), "prod");
         assert_eq!(names.claim(Kind::Aws, "prod"), "prod-2");
         assert_eq!(names.claim(Kind::Azure, "prod"), "prod", "unique per kind");
+        assert_eq!(names.secret("prod"), "prod-credentials");
+        assert_eq!(
+            names.secret("prod"),
+            "prod-credentials-2",
+            "an Azure and a GCP `prod` each get their own Secret"
+        );
+        let long_owner = "z".repeat(63);
+        assert_ne!(names.secret(&long_owner), names.secret(&long_owner));
         let long = "y".repeat(70);
         let first = names.claim(Kind::Aws, &long);
         let second = names.claim(Kind::Aws, &long);

@@ -322,6 +322,16 @@ impl Connector {
         }
     }
 
+    /// Whether Qualys reports the connector as GovCloud (`isGovCloudConfigured`,
+    /// CloudView's `isGovCloud`, search filters): for AWS the partition, which
+    /// the role ARN decides as much as the flag, like `isChinaConfigured`.
+    pub fn gov_cloud(&self) -> bool {
+        match self.kind {
+            CloudKind::Aws => self.aws_partition() == "gov",
+            _ => self.is_gov_cloud_configured,
+        }
+    }
+
     pub fn aws_partition(&self) -> &'static str {
         match &self.arn {
             Some(arn) if arn.starts_with("arn:aws-cn:") => "china",
