@@ -228,7 +228,11 @@ async fn a_large_subscription_in_every_shape_exports_to_manifests_that_adopt_wit
         .iter()
         .map(|c| format!("{} {} {} x{}", c.method, c.route, c.status, c.count))
         .collect();
-    assert!(calls <= bound, "export used {calls} calls, bound {bound}:\n{}", table.join("\n"));
+    assert!(
+        calls <= bound,
+        "export used {calls} calls, bound {bound}:\n{}",
+        table.join("\n")
+    );
     assert!(
         counters.iter().all(|c| c.status < 300),
         "export's calls all succeed:\n{}",
@@ -248,19 +252,29 @@ async fn a_large_subscription_in_every_shape_exports_to_manifests_that_adopt_wit
         ("GcpConnector", SimCloud::Gcp),
         ("OciConnector", SimCloud::Oci),
     ] {
-        assert_eq!(count(kind), seeded.standalone[&cloud], "{kind}: members are left to their org");
+        assert_eq!(
+            count(kind),
+            seeded.standalone[&cloud],
+            "{kind}: members are left to their org"
+        );
     }
     assert_eq!(count("AzureOrgConnector"), seeded.orgs);
     assert_eq!(count("ConnectorGroup"), seeded.groups);
     assert_eq!(count("GlobalScanConfiguration"), 1);
-    for kind in ["AwsConnector", "AzureConnector", "GcpConnector", "OciConnector", "AzureOrgConnector"] {
+    for kind in [
+        "AwsConnector",
+        "AzureConnector",
+        "GcpConnector",
+        "OciConnector",
+        "AzureOrgConnector",
+    ] {
         let names: std::collections::BTreeSet<&str> =
             docs.iter().filter(|d| d.kind() == kind).map(|d| d.name()).collect();
         assert_eq!(names.len(), count(kind), "{kind}: names are unique");
         assert!(
-            names
-                .iter()
-                .all(|n| n.len() <= 63 && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')),
+            names.iter().all(|n| n.len() <= 63
+                && n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')),
             "{kind}: DNS-1123 names: {names:?}"
         );
     }
@@ -278,7 +292,12 @@ async fn a_large_subscription_in_every_shape_exports_to_manifests_that_adopt_wit
         let file = out.join(format!("awsconnector-{}.yaml", doc.name()));
         let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let noted = text.contains("Qualys does not list this connector's regions");
-        assert_eq!(noted, seeded.aws_regions.contains_key(&id), "{}:\n{text}", file.display());
+        assert_eq!(
+            noted,
+            seeded.aws_regions.contains_key(&id),
+            "{}:\n{text}",
+            file.display()
+        );
         if let Some(regions) = seeded.aws_regions.get(&id) {
             assert!(doc.value["spec"].get("regions").is_none(), "{text}");
             doc.value["spec"]["regions"] = json!(regions);

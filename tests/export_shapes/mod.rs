@@ -160,7 +160,10 @@ fn aws(i: usize) -> Value {
         4 => ("aws-cn", &CN_REGIONS),
         _ => ("aws", &AWS_REGIONS),
     };
-    let arn = format!("arn:{partition}:iam::{:012}:role/Qualys{i}", 300_000_000_000u64 + i as u64);
+    let arn = format!(
+        "arn:{partition}:iam::{:012}:role/Qualys{i}",
+        300_000_000_000u64 + i as u64
+    );
     let mut f = common("AWS", i);
     f["arn"] = json!(arn);
     f["externalId"] = json!(format!("ext-{i}"));
@@ -422,9 +425,7 @@ pub async fn seed_every_shape(sim: &SimHandle, tenant: &str, sizes: Sizes) -> Se
 
     let mut org_ids = Vec::new();
     for o in 0..sizes.orgs {
-        let created = http
-            .gateway(reqwest::Method::POST, "org/azure", org_body(o))
-            .await;
+        let created = http.gateway(reqwest::Method::POST, "org/azure", org_body(o)).await;
         let id = created["id"]
             .as_u64()
             .or_else(|| created["id"].as_str().and_then(|s| s.parse().ok()))
