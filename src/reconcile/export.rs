@@ -466,6 +466,35 @@ mod tests {
     }
 
     #[test]
+    fn fields_a_kind_cannot_state_are_left_out() {
+        let mut oci = Connector {
+            id: Some("7".into()),
+            name: Some("oci".into()),
+            activation: Some(vec!["VM".into()]),
+            tenant_id: Some("ocid1.tenancy.oc1..a".into()),
+            ..Connector::default()
+        };
+        let fields = connector::observed_fields(CloudKind::Oci, &oci, None);
+        assert_eq!(fields.get("spec.activation"), Some(&json!(["VM"])), "observed");
+        let spec = connector_spec(CloudKind::Oci, &oci, &fields, None);
+        assert!(spec.get("activation").is_none(), "OCI has no activation: {spec}");
+        oci.activation = None;
+        let mut aws = oci.clone();
+        aws.activation = Some(vec!["VM".into()]);
+        aws.arn = Some("arn:aws:iam::123456789012:role/Q".into());
+        let fields = connector::observed_fields(CloudKind::Aws, &aws, None);
+        let spec = connector_spec(CloudKind::Aws, &aws, &fields, None);
+        assert_eq!(spec["activation"], json!(["VM"]), "AWS has: {spec}");
+    }
+
+    #[test]
+    fn an_app_without_an_echoed_identifier_is_written_without_one() {
+        let mut fields = Fields::default();
+        super::super::desired::observed_apps(&mut fields, &[("AI".into(), String::new(), Some(3))]);
+        assert_eq!(apps_of(&fields, "tenant"), Some(json!([{ "name": "AI", "tagId": 3 }])));
+    }
+
+    #[test]
     fn put_builds_nested_paths() {
         let mut spec = Map::new();
         put(&mut spec, "spec.perimeterScan.enabled", json!(true));
