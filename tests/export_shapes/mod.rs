@@ -94,7 +94,7 @@ fn apps(mask: usize, i: usize, natural: &str, other: &str) -> Value {
                 1 => app["identifier"] = json!(other),
                 _ => {}
             }
-            if (i + bit) % 2 == 0 {
+            if (i + bit).is_multiple_of(2) {
                 app["tagId"] = json!(5000 + i + bit);
             }
             json!({ "set": { "ConnectorAppInfo": app } })
@@ -109,7 +109,7 @@ fn scan_schedule(i: usize) -> Value {
         "scanPrefix": format!("cps-{i}"), "optionProfileId": 100 + i, "startDate": "06/22/2026",
         "startTime": format!("{:02}:30", i % 24), "timezone": "UTC",
     });
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         cfg["recurrence"] = json!("DAILY");
     } else {
         cfg["recurrence"] = json!("WEEKLY");
@@ -139,11 +139,11 @@ fn common(cloud: &str, i: usize) -> Value {
         2 => format!("{}{i}", "x".repeat(70)),
         _ => format!("{cloud}-{i}"),
     };
-    let mut fields = json!({ "name": name, "disabled": i % 5 == 0 });
-    if i % 3 == 0 {
+    let mut fields = json!({ "name": name, "disabled": i.is_multiple_of(5) });
+    if i.is_multiple_of(3) {
         fields["description"] = json!(format!("made in the UI, #{i}"));
     }
-    if i % 4 != 0 {
+    if !i.is_multiple_of(4) {
         fields["runFrequency"] = json!(60 * (1 + i % 24));
     }
     fields
@@ -186,7 +186,7 @@ fn aws(i: usize) -> Value {
     f["activation"] = activation(i % 16);
     f["defaultTags"] = tags(i, i % 3);
     f["connectorAppInfos"] = apps(i % 8, i, &arn, "custom-id");
-    if i % 7 == 0 {
+    if i.is_multiple_of(7) {
         f["isRemediationEnabled"] = json!(true);
     }
     perimeter(&mut f, i);
@@ -235,7 +235,7 @@ fn oci(i: usize) -> Value {
     f["activation"] = activation((i * 3) % 16);
     f["defaultTags"] = tags(i, i % 2);
     f["connectorAppInfos"] = apps(i % 8, i, &tenancy, "custom-oci");
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         f["isRemediationEnabled"] = json!(true);
     }
     f
@@ -332,30 +332,30 @@ fn org_body(o: usize) -> Value {
         .filter(|(bit, _)| (1 + o % 7) & (1 << bit) != 0)
         .map(|(bit, name)| {
             let mut app = json!({ "name": name });
-            if (o + bit) % 2 == 0 {
+            if (o + bit).is_multiple_of(2) {
                 app["tagId"] = json!(7000 + o);
             }
             app
         })
         .collect();
     let mut body = json!({
-        "name": if o % 5 == 0 { format!("Contoso (EU) / #{o}") } else { format!("Org {o}") },
+        "name": if o.is_multiple_of(5) { format!("Contoso (EU) / #{o}") } else { format!("Org {o}") },
         "tenantId": org_tenant(o),
         "tenantName": format!("tenant{o}.onmicrosoft.com"),
         "applicationId": format!("9b8a7c6d-5e4f-4a3b-2c1d-{o:012}"),
         "secretValue": "s3cret",
         "connectorPrefixName": format!("org{o}-"),
         "connectorAppInfos": apps,
-        "orgRunFrequency": { "hours": 1 + o % 23, "minutes": if o % 2 == 0 { 0 } else { 30 } },
+        "orgRunFrequency": { "hours": 1 + o % 23, "minutes": if o.is_multiple_of(2) { 0 } else { 30 } },
         "connectorRunFrequency": { "hours": 4 + o % 3, "minutes": 0 },
-        "isCreateConnectorForNewSubscriptionsAutomatically": o % 2 == 0,
-        "isDisableConnectorsForDeletedManagementGroups": o % 3 == 0,
-        "autoActivateVM": o % 2 == 0,
-        "autoActivatePC": o % 3 == 0,
-        "autoActivateSCA": o % 4 == 0,
-        "autoActivateCertView": o % 5 == 0,
+        "isCreateConnectorForNewSubscriptionsAutomatically": o.is_multiple_of(2),
+        "isDisableConnectorsForDeletedManagementGroups": o.is_multiple_of(3),
+        "autoActivateVM": o.is_multiple_of(2),
+        "autoActivatePC": o.is_multiple_of(3),
+        "autoActivateSCA": o.is_multiple_of(4),
+        "autoActivateCertView": o.is_multiple_of(5),
         "autoActivateCV": o % 2 == 1,
-        "isRemediationEnabled": o % 6 == 0,
+        "isRemediationEnabled": o.is_multiple_of(6),
     });
     if o % 3 != 2 {
         body["includedMem"] = json!([format!("mg-{o}-prod")]);
@@ -399,12 +399,12 @@ pub async fn seed_every_shape(sim: &SimHandle, tenant: &str, sizes: Sizes) -> Se
             members.push(("AWS", format!("{:012}", 300_000_000_000u64 + i as u64)));
         }
         // Every third Azure connector is in an org's tenant, to be attached to it.
-        let org = (i % 3 == 0 && sizes.orgs > 0).then(|| (i / 3) % sizes.orgs);
+        let org = (i.is_multiple_of(3) && sizes.orgs > 0).then(|| (i / 3) % sizes.orgs);
         let directory = org.map_or_else(|| "1c6d8e2a-4b1f-4a3c-9d5e-7f8a9b0c1d2e".to_string(), org_tenant);
         let f = azure(i, &directory);
         let id = make(CloudKind::Azure, &f);
         match org {
-            Some(o) if i % 2 == 0 => to_attach.push((id, o)),
+            Some(o) if i.is_multiple_of(2) => to_attach.push((id, o)),
             _ => {
                 if cloudview_known(&f) {
                     members.push(("AZURE", format!("7a9c2e4f-1b3d-4f6a-8c0e-{i:012}")));
@@ -431,7 +431,7 @@ pub async fn seed_every_shape(sim: &SimHandle, tenant: &str, sizes: Sizes) -> Se
             .or_else(|| created["id"].as_str().and_then(|s| s.parse().ok()))
             .unwrap_or_else(|| panic!("org {o}: no id in {created}"));
         org_ids.push(id);
-        if o % 2 == 0 {
+        if o.is_multiple_of(2) {
             for s in 0..sizes.discovered_per_org {
                 let subscription = format!("2d4f6a8c-0e1b-4d3f-8a5c-{:06}{s:06}", o);
                 let group = (s % 2 == 1).then(|| format!("mg-{o}-prod"));
@@ -466,7 +466,7 @@ pub async fn seed_every_shape(sim: &SimHandle, tenant: &str, sizes: Sizes) -> Se
             .as_str()
             .unwrap_or_else(|| panic!("group {g}: {created}"))
             .to_string();
-        if g % 4 == 0 {
+        if g.is_multiple_of(4) {
             continue;
         }
         for cloud in ["AWS", "AZURE", "GCP"] {
