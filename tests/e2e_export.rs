@@ -1,14 +1,16 @@
-//! Issue 20 on a real kube-apiserver: every file `export` writes is accepted
-//! by the API server (`kubectl apply --dry-run=server`), with the CRDs' own
-//! schema and CEL rules, not only the offline validation.
+//! Issue 20 on a real kube-apiserver: every file `export` writes for a large
+//! subscription in every shape (the same seeding as tests/reconcile_export.rs)
+//! is accepted by the API server (`kubectl apply --dry-run=server`), with the
+//! CRDs' own schema and CEL rules, not only the offline validation.
 
 mod e2e_support;
+mod export_shapes;
 
+use std::collections::BTreeSet;
 use std::process::Command;
 
 use e2e_support::*;
-use qualys_operator::simulator::CloudKind;
-use serde_json::json;
+use export_shapes::{LARGE, seed_every_shape};
 
 const BIN: &str = env!("CARGO_BIN_EXE_qualys-operator");
 
@@ -19,38 +21,9 @@ fn e2e_every_exported_file_is_accepted_by_the_api_server() {
         return;
     }
     let env = Env::new("export");
+    // The account already in the cluster: the exported one must apply over it.
     env.apply_account();
-    for file in [
-        "01-secrets.yaml",
-        "aws-connector.yaml",
-        "azure-connector.yaml",
-        "gcp-connector.yaml",
-    ] {
-        env.apply_example(file);
-    }
-    // Objects made in the Qualys UI, in shapes the examples do not have.
-    let created = [
-        (
-            CloudKind::Aws,
-            json!({"name": "Gov (UI)", "arn": "arn:aws-us-gov:iam::123456789012:role/Q", "externalId": "x",
-                "isGovCloudConfigured": true, "disabled": true, "runFrequency": 60}),
-        ),
-        (
-            CloudKind::Gcp,
-            json!({"name": "gcp ui", "authRecord": {"projectId": "ui-project-1", "client_email": "a@b", "private_key": "k"}}),
-        ),
-        (
-            CloudKind::Oci,
-            json!({"name": "OCI UI", "homeRegion": "us-ashburn-1", "authRecord": {
-                "tenantId": "ocid1.tenancy.oc1..aaaaaaaaui", "userId": "ocid1.user.oc1..aaaaaaaaui",
-                "fingerprint": "aa:bb:cc:dd:ee:ff:00:11:22:33:44:55:66:77:88:99", "privateKey": "k"}}),
-        ),
-    ];
-    for (cloud, fields) in created {
-        env.sim
-            .create_connector(&env.tenant, cloud, fields)
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
+    let seeded = env.block_on(seed_every_shape(&env.sim, &env.tenant, LARGE));
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("exported");
     let run = output(
@@ -69,22 +42,41 @@ fn e2e_every_exported_file_is_accepted_by_the_api_server() {
         None,
     );
     assert!(run.status.success(), "export: {}", text(&run.stderr));
-    let files: Vec<_> = std::fs::read_dir(&out)
+
+    // Every file is in the kustomization, so applying it applies every file.
+    let files: BTreeSet<String> = std::fs::read_dir(&out)
         .expect("exported")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.file_name().is_some_and(|n| n != "kustomization.yaml"))
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "kustomization.yaml")
         .collect();
-    assert!(files.len() >= 4, "{files:?}");
-    let mut refused = Vec::new();
-    for file in &files {
-        let result = output(env.kubectl().args(["apply", "--dry-run=server", "-f"]).arg(file), None);
-        if !result.status.success() {
-            refused.push(format!("{}: {}", file.display(), text(&result.stderr)));
-        }
-    }
+    let kustomization: serde_json::Value =
+        serde_norway::from_str(&std::fs::read_to_string(out.join("kustomization.yaml")).expect("kustomization"))
+            .expect("kustomization YAML");
+    let listed: BTreeSet<String> = kustomization["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r.as_str().map(str::to_string))
+        .collect();
+    assert_eq!(files, listed, "kustomization.yaml lists every exported file");
+    let objects = seeded.standalone.values().sum::<usize>() + seeded.orgs + seeded.groups + 1;
+    assert!(files.len() > objects, "{} files for {objects} objects", files.len());
+
+    let result = output(env.kubectl().args(["apply", "--dry-run=server", "-k"]).arg(&out), None);
     assert!(
-        refused.is_empty(),
-        "the API server refused exported files:\n{}",
-        refused.join("\n")
+        result.status.success(),
+        "the API server refused exported objects:\n{}",
+        text(&result.stderr)
+    );
+    let accepted = text(&result.stdout)
+        .lines()
+        .filter(|l| l.contains("(server dry run)"))
+        .count();
+    // One object per file at least (each connector, org, group, scan, Secret, account).
+    assert!(
+        accepted >= files.len(),
+        "{accepted} object(s) accepted for {} file(s):\n{}",
+        files.len(),
+        text(&result.stdout)
     );
 }

@@ -5,6 +5,8 @@
 #[path = "reconcile_support.rs"]
 mod support;
 
+mod export_shapes;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -168,6 +170,173 @@ async fn export_then_plan_is_empty_but_for_secret_notes_and_apply_writes_nothing
         .map(|c| format!("{} {} x{}", c.method, c.route, c.count))
         .collect();
     assert!(writes.is_empty(), "apply of the export wrote: {writes:?}");
+}
+
+/// Actions other than Adopt, per object, and how many objects carry a secret note.
+fn not_adopt(plan: &qualys_operator::reconcile::plan::Plan) -> (Vec<String>, usize) {
+    let unexpected = plan
+        .objects
+        .iter()
+        .filter_map(|p| {
+            let other: Vec<&Action> = p
+                .actions
+                .iter()
+                .filter(|a| !matches!(a, Action::Adopt { .. }))
+                .collect();
+            (!other.is_empty()).then(|| format!("{}: {other:?}", p.object))
+        })
+        .collect();
+    let notes = plan
+        .objects
+        .iter()
+        .filter(|p| p.notes.iter().any(|n| n.starts_with("secret unknown")))
+        .count();
+    (unexpected, notes)
+}
+
+/// Calls other than reads (searches, GETs, the token).
+fn writes(sim: &SimHandle) -> Vec<String> {
+    sim.counters()
+        .iter()
+        .filter(|c| !c.route.contains("/search/") && c.method != "GET" && !c.route.ends_with("/auth"))
+        .map(|c| format!("{} {} x{}", c.method, c.route, c.count))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_large_subscription_in_every_shape_exports_to_manifests_that_adopt_without_a_write() {
+    use export_shapes::{LARGE, pages, seed_every_shape};
+    let sim = start_sim().await;
+    // The examples only give the client its account: nothing is applied.
+    let mut env = Env::on(sim, workspace(example_documents()));
+    let seeded = seed_every_shape(&env.sim, &env.tenant, LARGE).await;
+
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("exported");
+    env.sim.reset_counters();
+    let (code, stdout, stderr) = export(&env.sim, &out, &[]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+
+    // The bound: ceil(N/100) per kind, plus one per org connector and
+    // per group detail (and the one token the gateway needs).
+    let calls: u64 = env.sim.counters().iter().map(|c| c.count).sum();
+    let listed: u64 = seeded.listed.values().map(|n| pages(*n)).sum();
+    let bound = listed + pages(seeded.orgs) + pages(seeded.groups) + 1 + seeded.orgs as u64 + seeded.groups as u64 + 1;
+    let mut counters = env.sim.counters();
+    counters.sort_by(|a, b| a.route.cmp(&b.route));
+    let table: Vec<String> = counters
+        .iter()
+        .map(|c| format!("{} {} {} x{}", c.method, c.route, c.status, c.count))
+        .collect();
+    assert!(
+        calls <= bound,
+        "export used {calls} calls, bound {bound}:\n{}",
+        table.join("\n")
+    );
+    assert!(
+        counters.iter().all(|c| c.status < 300),
+        "export's calls all succeed:\n{}",
+        table.join("\n")
+    );
+    assert!(
+        stdout.contains(&format!("with {calls} Qualys API calls")),
+        "export reports the calls it made ({calls}): {stdout}"
+    );
+    println!("export: {calls} calls (bound {bound})\n{}", table.join("\n"));
+
+    let docs = qualys_operator::manifest::read_paths(std::slice::from_ref(&out)).unwrap_or_else(|e| panic!("{e}"));
+    let count = |k: &str| docs.iter().filter(|d| d.kind() == k).count();
+    for (kind, cloud) in [
+        ("AwsConnector", SimCloud::Aws),
+        ("AzureConnector", SimCloud::Azure),
+        ("GcpConnector", SimCloud::Gcp),
+        ("OciConnector", SimCloud::Oci),
+    ] {
+        assert_eq!(
+            count(kind),
+            seeded.standalone[&cloud],
+            "{kind}: members are left to their org"
+        );
+    }
+    assert_eq!(count("AzureOrgConnector"), seeded.orgs);
+    assert_eq!(count("ConnectorGroup"), seeded.groups);
+    assert_eq!(count("GlobalScanConfiguration"), 1);
+    for kind in [
+        "AwsConnector",
+        "AzureConnector",
+        "GcpConnector",
+        "OciConnector",
+        "AzureOrgConnector",
+    ] {
+        let names: std::collections::BTreeSet<&str> =
+            docs.iter().filter(|d| d.kind() == kind).map(|d| d.name()).collect();
+        assert_eq!(names.len(), count(kind), "{kind}: names are unique");
+        assert!(
+            names.iter().all(|n| n.len() <= 63
+                && n.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')),
+            "{kind}: DNS-1123 names: {names:?}"
+        );
+    }
+
+    // Qualys never lists the regions of an `allRegions: false` connector
+    // (Q-COL-8): export says so on exactly those files, and the person
+    // migrating fills them in from AWS, as they fill in secrets.
+    let mut docs = docs;
+    let mut filled = 0;
+    for doc in docs.iter_mut().filter(|d| d.kind() == "AwsConnector") {
+        let id = doc.value["metadata"]["annotations"]["qualys-operator.io/external-id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let file = out.join(format!("awsconnector-{}.yaml", doc.name()));
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let noted = text.contains("Qualys does not list this connector's regions");
+        assert_eq!(
+            noted,
+            seeded.aws_regions.contains_key(&id),
+            "{}:\n{text}",
+            file.display()
+        );
+        if let Some(regions) = seeded.aws_regions.get(&id) {
+            assert!(doc.value["spec"].get("regions").is_none(), "{text}");
+            doc.value["spec"]["regions"] = json!(regions);
+            filled += 1;
+        }
+    }
+    assert_eq!(filled, seeded.aws_regions.len());
+
+    // Plan the export against the same Qualys with a fresh state: adoption by
+    // id, nothing else but the secrets nobody has filled in yet.
+    env.set_documents(docs);
+    env.state = Default::default();
+    let plan = env.plan().await;
+    let (unexpected, notes) = not_adopt(&plan);
+    assert!(
+        unexpected.is_empty(),
+        "{} object(s) would change:\n{}",
+        unexpected.len(),
+        unexpected.join("\n")
+    );
+    let secrets = seeded.standalone[&SimCloud::Azure]
+        + seeded.standalone[&SimCloud::Gcp]
+        + seeded.standalone[&SimCloud::Oci]
+        + seeded.orgs;
+    assert_eq!(notes, secrets, "Azure, GCP, OCI and org secrets are unknown");
+
+    env.sim.reset_counters();
+    env.apply().await;
+    let wrote = writes(&env.sim);
+    assert!(wrote.is_empty(), "apply of the export wrote: {wrote:?}");
+    // Adopted: the next plan, with the state apply wrote, is empty but for the notes.
+    let plan = env.plan().await;
+    let still: Vec<String> = plan
+        .objects
+        .iter()
+        .filter(|p| !p.actions.is_empty())
+        .map(|p| format!("{}: {:?}", p.object, p.actions))
+        .collect();
+    assert!(still.is_empty(), "after adoption:\n{}", still.join("\n"));
 }
 
 #[tokio::test]

@@ -40,10 +40,19 @@ pub fn apps(fields: &mut Fields, apps: &[(String, String, Option<i64>)]) {
 }
 
 /// Apps as Qualys reported them: a missing `tagId` is unknown, not "no tag"
-/// (run, search and get often leave it out, Q-COL-4).
+/// (run, search and get often leave it out, Q-COL-4), and so is a missing
+/// identifier (the gateway echoes `null` for an org app created without one):
+/// neither is a value to write back or to change.
 pub fn observed_apps(fields: &mut Fields, reported: &[(String, String, Option<i64>)]) {
     apps(fields, reported);
-    for (name, _, tag) in reported {
+    for (name, identifier, tag) in reported {
+        if identifier.trim().is_empty() {
+            fields.set_unknown(
+                &format!("spec.apps.{name}.identifier"),
+                "(not reported by Qualys)",
+                Vec::new(),
+            );
+        }
         if tag.is_none() {
             fields.set_unknown(
                 &format!("spec.apps.{name}.tagId"),

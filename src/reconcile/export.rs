@@ -80,11 +80,22 @@ pub fn dns_name(raw: &str) -> String {
 }
 
 /// Names unique per kind: a second `prod` becomes `prod-2`, and so on.
+/// Secrets are one more kind: every exported object of every kind gets its
+/// own, so two kinds' `prod` never share (or overwrite) one Secret.
 #[derive(Default)]
-struct Names(BTreeMap<Kind, BTreeSet<String>>);
+struct Names(BTreeMap<&'static str, BTreeSet<String>>);
 
 impl Names {
     fn claim(&mut self, kind: Kind, raw: &str) -> String {
+        self.claim_in(kind.kind_name(), raw)
+    }
+
+    /// The name of the Secret holding the credentials of object `owner`.
+    fn secret(&mut self, owner: &str) -> String {
+        self.claim_in("Secret", &format!("{owner}-credentials"))
+    }
+
+    fn claim_in(&mut self, kind: &'static str, raw: &str) -> String {
         let base = dns_name(raw);
         let taken = self.0.entry(kind).or_default();
         let mut name = base.clone();
@@ -146,6 +157,17 @@ fn is_default(path: &str, value: &Value) -> bool {
     }
 }
 
+/// Whether the kind's schema has `path`: Qualys may report fields it does not
+/// document for a cloud (activation on OCI, tags on GCP), which a manifest of
+/// that kind cannot state and the spec therefore cannot own.
+fn supports(kind: CloudKind, path: &str) -> bool {
+    !matches!(
+        (kind, path),
+        (CloudKind::Gcp, "spec.activation" | "spec.defaultTagIds")
+            | (CloudKind::Oci, "spec.activation" | "spec.perimeterScan.custom")
+    )
+}
+
 /// The spec of a connector from its observed fields.
 fn connector_spec(kind: CloudKind, c: &Connector, fields: &Fields, secret_ref: Option<(&str, &str)>) -> Value {
     let mut spec = Map::new();
@@ -157,7 +179,7 @@ fn connector_spec(kind: CloudKind, c: &Connector, fields: &Fields, secret_ref: O
     }
     .unwrap_or_default();
     for (path, field) in &fields.0 {
-        if field.unknown.is_some() || field.secret || is_default(path, &field.value) {
+        if field.unknown.is_some() || field.secret || is_default(path, &field.value) || !supports(kind, path) {
             continue;
         }
         match path.as_str() {
@@ -267,10 +289,7 @@ pub fn export(snap: &Snapshot, filter: &Filter, namespace: &str) -> Vec<Exported
             }
             let name = names.claim(kind, if qualys_name.is_empty() { &id } else { &qualys_name });
             let fields = connector::observed_fields(*cloud, c, None);
-            let secret = secret_field(*cloud).map(|(field, hint)| {
-                let secret_name = format!("{name}-credentials");
-                (field, secret_name, hint)
-            });
+            let secret = secret_field(*cloud).map(|(field, hint)| (field, names.secret(&name), hint));
             let mut spec = connector_spec(*cloud, c, &fields, secret.as_ref().map(|(f, n, _)| (*f, n.as_str())));
             let mut notes = Vec::new();
             if qualys_name == name
@@ -312,7 +331,7 @@ pub fn export(snap: &Snapshot, filter: &Filter, namespace: &str) -> Vec<Exported
         }
         let name = names.claim(Kind::AzureOrg, if qualys_name.is_empty() { &id } else { &qualys_name });
         let fields = org::observed_fields(o, &detail.members, None);
-        let secret_name = format!("{name}-credentials");
+        let secret_name = names.secret(&name);
         let mut spec = Map::new();
         for (path, field) in &fields.0 {
             if field.unknown.is_some() || field.secret || field.value.is_null() || path.starts_with("spec.apps") {
@@ -431,11 +450,48 @@ mod tests {
         assert_eq!(names.claim(Kind::Aws, "Prod"), "prod");
         assert_eq!(names.claim(Kind::Aws, "prod"), "prod-2");
         assert_eq!(names.claim(Kind::Azure, "prod"), "prod", "unique per kind");
+        assert_eq!(names.secret("prod"), "prod-credentials");
+        assert_eq!(
+            names.secret("prod"),
+            "prod-credentials-2",
+            "an Azure and a GCP `prod` each get their own Secret"
+        );
+        let long_owner = "z".repeat(63);
+        assert_ne!(names.secret(&long_owner), names.secret(&long_owner));
         let long = "y".repeat(70);
         let first = names.claim(Kind::Aws, &long);
         let second = names.claim(Kind::Aws, &long);
         assert_ne!(first, second);
         assert!(second.len() <= 63 && second.ends_with("-2"), "{second}");
+    }
+
+    #[test]
+    fn fields_a_kind_cannot_state_are_left_out() {
+        let mut oci = Connector {
+            id: Some("7".into()),
+            name: Some("oci".into()),
+            activation: Some(vec!["VM".into()]),
+            tenant_id: Some("ocid1.tenancy.oc1..a".into()),
+            ..Connector::default()
+        };
+        let fields = connector::observed_fields(CloudKind::Oci, &oci, None);
+        assert_eq!(fields.get("spec.activation"), Some(&json!(["VM"])), "observed");
+        let spec = connector_spec(CloudKind::Oci, &oci, &fields, None);
+        assert!(spec.get("activation").is_none(), "OCI has no activation: {spec}");
+        oci.activation = None;
+        let mut aws = oci.clone();
+        aws.activation = Some(vec!["VM".into()]);
+        aws.arn = Some("arn:aws:iam::123456789012:role/Q".into());
+        let fields = connector::observed_fields(CloudKind::Aws, &aws, None);
+        let spec = connector_spec(CloudKind::Aws, &aws, &fields, None);
+        assert_eq!(spec["activation"], json!(["VM"]), "AWS has: {spec}");
+    }
+
+    #[test]
+    fn an_app_without_an_echoed_identifier_is_written_without_one() {
+        let mut fields = Fields::default();
+        super::super::desired::observed_apps(&mut fields, &[("AI".into(), String::new(), Some(3))]);
+        assert_eq!(apps_of(&fields, "tenant"), Some(json!([{ "name": "AI", "tagId": 3 }])));
     }
 
     #[test]

@@ -322,6 +322,16 @@ impl Connector {
         }
     }
 
+    /// Whether Qualys reports the connector as GovCloud (`isGovCloudConfigured`,
+    /// CloudView's `isGovCloud`, search filters): for AWS the partition, which
+    /// the role ARN decides as much as the flag, like `isChinaConfigured`.
+    pub fn gov_cloud(&self) -> bool {
+        match self.kind {
+            CloudKind::Aws => self.aws_partition() == "gov",
+            _ => self.is_gov_cloud_configured,
+        }
+    }
+
     pub fn aws_partition(&self) -> &'static str {
         match &self.arn {
             Some(arn) if arn.starts_with("arn:aws-cn:") => "china",
@@ -521,6 +531,27 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_partition_model_reports_govcloud_and_china_from_the_role_arn() {
+        let mut c = Connector::new(1, CloudKind::Aws, 0);
+        c.arn = Some("arn:aws-us-gov:iam::123456789012:role/Q".into());
+        assert!(
+            c.gov_cloud(),
+            "a GovCloud role is a GovCloud connector without the flag"
+        );
+        c.arn = Some("arn:aws-cn:iam::123456789012:role/Q".into());
+        assert!(!c.gov_cloud());
+        assert_eq!(c.aws_partition(), "china");
+        c.arn = Some("arn:aws:iam::123456789012:role/Q".into());
+        assert!(!c.gov_cloud());
+        c.is_gov_cloud_configured = true;
+        assert!(c.gov_cloud(), "the flag still counts");
+        let mut azure = Connector::new(2, CloudKind::Azure, 0);
+        assert!(!azure.gov_cloud());
+        azure.is_gov_cloud_configured = true;
+        assert!(azure.gov_cloud());
+    }
 
     #[test]
     fn a_run_walks_through_the_states_and_then_follows_the_schedule() {

@@ -66,7 +66,7 @@ fn view(c: &Connector, tenant: &Tenant, shared: &Shared, now: Millis) -> Value {
             "applicationId": auth("applicationId"),
             "subscriptionId": auth("subscriptionId"),
             "directoryId": auth("directoryId"),
-            "isGovCloud": c.is_gov_cloud_configured,
+            "isGovCloud": c.gov_cloud(),
         }),
         CloudKind::Gcp | CloudKind::Oci => json!({ "projectId": auth("projectId") }),
     };

@@ -59,7 +59,7 @@ fn field_values(c: &Connector, tenant: &Tenant, field: &str, now: Millis, step: 
         "endpoint.region" if aws => (Ty::Keyword, c.endpoints.clone()),
         "disabled" => (Ty::Bool, vec![c.disabled.to_string()]),
         "isremediationenabled" => (Ty::Bool, vec![c.is_remediation_enabled.to_string()]),
-        "isgovcloudconfigured" => (Ty::Bool, vec![c.is_gov_cloud_configured.to_string()]),
+        "isgovcloudconfigured" => (Ty::Bool, vec![c.gov_cloud().to_string()]),
         "iscpsenabled" => (Ty::Bool, vec![c.is_cps_enabled.unwrap_or(false).to_string()]),
         "isdeleted" => (Ty::Bool, vec!["false".into()]),
         "runfrequency" => (Ty::Int, vec![c.run_frequency.to_string()]),

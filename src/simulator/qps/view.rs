@@ -271,7 +271,7 @@ pub fn connector(c: &Connector, ctx: &ViewCtx<'_>, mode: Mode) -> V {
         e.push(("activation", activation(c, ctx)));
     }
     e.push(("disabled", V::B(c.disabled)));
-    e.push(("isGovCloudConfigured", V::B(c.is_gov_cloud_configured)));
+    e.push(("isGovCloudConfigured", V::B(c.gov_cloud())));
     if aws {
         e.push(("isChinaConfigured", V::B(c.aws_partition() == "china")));
     }
