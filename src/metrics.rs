@@ -36,6 +36,12 @@ pub struct ReadyLabels {
     pub ready: &'static str,
 }
 
+/// A QualysAccount, `namespace/name`: as many series as accounts.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AccountLabels {
+    pub account: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
     pub family: &'static str,
@@ -53,6 +59,9 @@ pub struct Metrics {
     pub leader: Gauge,
     pub budget_wait: Family<FamilyLabels, Counter<f64>>,
     pub managed: Family<ReadyLabels, Gauge>,
+    pub budget_per_hour: Family<AccountLabels, Gauge>,
+    pub observation_calls: Family<AccountLabels, Gauge>,
+    pub effective_resync: Family<AccountLabels, Gauge>,
     /// Last Ready state per object, to keep `managed` exact.
     ready_by_object: std::sync::Mutex<std::collections::HashMap<String, (&'static str, &'static str)>>,
 }
@@ -79,6 +88,9 @@ impl Default for Metrics {
         let leader = Gauge::default();
         let budget_wait = Family::<FamilyLabels, Counter<f64>>::default();
         let managed = Family::<ReadyLabels, Gauge>::default();
+        let budget_per_hour = Family::<AccountLabels, Gauge>::default();
+        let observation_calls = Family::<AccountLabels, Gauge>::default();
+        let effective_resync = Family::<AccountLabels, Gauge>::default();
         registry.register("reconciles", "Reconciles by kind and outcome", reconciles.clone());
         registry.register(
             "reconcile_duration_seconds",
@@ -106,6 +118,21 @@ impl Default for Metrics {
             "Objects under management by kind and Ready state",
             managed.clone(),
         );
+        registry.register(
+            "account_budget_per_hour",
+            "Qualys calls per hour the operator may spend for the account (spec.budget, else half the reported limit)",
+            budget_per_hour.clone(),
+        );
+        registry.register(
+            "account_observation_calls",
+            "Qualys calls one observation of every kind costs for the account",
+            observation_calls.clone(),
+        );
+        registry.register(
+            "account_effective_resync_seconds",
+            "The default resync interval as stretched to fit the account's budget",
+            effective_resync.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -115,6 +142,9 @@ impl Default for Metrics {
             leader,
             budget_wait,
             managed,
+            budget_per_hour,
+            observation_calls,
+            effective_resync,
             ready_by_object: Default::default(),
         }
     }

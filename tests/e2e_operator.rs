@@ -1168,6 +1168,14 @@ fn e2e_health_readiness_and_metrics_are_served() {
         line("qualys_operator_leader ").is_some_and(|l| l.ends_with(" 1")),
         "{body}"
     );
+    assert!(
+        line("qualys_operator_account_budget_per_hour{").is_some_and(|l| l.ends_with(" 500000")),
+        "the account's budget:\n{body}"
+    );
+    assert!(
+        line("qualys_operator_account_effective_resync_seconds{").is_some_and(|l| l.ends_with(" 5")),
+        "the account's effective resync:\n{body}"
+    );
     wait_for(
         "managed_objects to count the Ready connector",
         Duration::from_secs(20),

@@ -16,6 +16,7 @@ use super::context::{Shared, jitter};
 use super::reconciler::Error;
 use super::status::{FIELD_MANAGER, reason_for};
 use crate::crd::QualysAccount;
+use crate::metrics::AccountLabels;
 use crate::qualys::Family;
 
 pub struct AccountContext {
@@ -51,6 +52,23 @@ pub async fn reconcile(account: Arc<QualysAccount>, ctx: Arc<AccountContext>) ->
     });
     if let Some(v) = version {
         status["portalVersion"] = Value::String(v);
+    }
+    if let Some((_, effective)) = &rate {
+        let labels = AccountLabels {
+            account: format!("{namespace}/{name}"),
+        };
+        let metrics = &shared.metrics;
+        if let Some(share) = effective.share_per_hour {
+            metrics.budget_per_hour.get_or_create(&labels).set(share.floor() as i64);
+        }
+        metrics
+            .observation_calls
+            .get_or_create(&labels)
+            .set(i64::from(effective.calls_per_cycle));
+        metrics
+            .effective_resync
+            .get_or_create(&labels)
+            .set(i64::try_from(effective.interval.as_secs()).unwrap_or(i64::MAX));
     }
     if let Some((reported, effective)) = rate {
         let mut rate = json!({
