@@ -173,11 +173,12 @@ spec:
     serving(&[(AWS_SEARCH, body)], &manifest).await
 }
 
-/// The complement of finding 2: a manifest wanting all regions against a
-/// connector Qualys reports as limited to some must show the drift.
+/// The complement of finding 2: a manifest wanting all regions (`regions:
+/// []`) against a connector Qualys reports as limited to some must show the
+/// drift. (Leaving `regions` out leaves them as they are.)
 #[tokio::test]
 async fn aws_get_json_sample_some_regions_is_drift_for_an_all_regions_manifest() {
-    let env = serving_aws_get_sample("  apps:\n    - {name: AI}\n").await;
+    let env = serving_aws_get_sample("  regions: []\n  apps:\n    - {name: AI}\n").await;
     let plan = env.plan().await;
     assert!(
         plan.render().contains("spec.regions"),

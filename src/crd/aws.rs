@@ -47,10 +47,12 @@ pub struct AwsConnectorSpec {
     #[serde(default)]
     #[x_kube(validation = Rule::new("self == oldSelf").message("partition is immutable"))]
     pub partition: AwsPartition,
-    /// Regions to discover (e.g. `us-east-1`); empty means all regions.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Regions to discover (e.g. `us-east-1`); `[]` means all regions.
+    /// Absent: left as Qualys has them (a new connector covers all regions),
+    /// since Qualys never lists the regions of a connector that scans some.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), length(max = 64), inner(regex(pattern = "^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")))]
-    pub regions: Vec<String>,
+    pub regions: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub perimeter_scan: Option<PerimeterScan>,
     #[serde(flatten)]

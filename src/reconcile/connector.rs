@@ -200,11 +200,17 @@ impl DesiredConnector {
                         w.china = Some(a.partition == AwsPartition::China);
                     }
                 }
-                if wants("spec.regions") {
-                    w.all_regions = Some(a.regions.is_empty());
-                    if !a.regions.is_empty() {
-                        w.regions = Some(a.regions.clone());
+                match &a.regions {
+                    Some(regions) if wants("spec.regions") => {
+                        w.all_regions = Some(regions.is_empty());
+                        if !regions.is_empty() {
+                            w.regions = Some(regions.clone());
+                        }
                     }
+                    // Unmanaged: a new connector covers every region, said
+                    // explicitly (Qualys documents no default).
+                    None if changed.is_none() => w.all_regions = Some(true),
+                    _ => {}
                 }
                 perimeter_write(&mut w, a.perimeter_scan.as_ref(), changed);
             }
@@ -600,6 +606,31 @@ mod tests {
             oci.tags_after_create().is_some(),
             "OCI tags follow the create as an update"
         );
+    }
+
+    /// Regions left out of the spec are Qualys': a create says all regions
+    /// (Qualys documents no default), an update never touches them, and a
+    /// connector Qualys reports as scanning some is no drift.
+    #[test]
+    fn regions_left_out_are_all_at_create_and_untouched_after() {
+        let aws = desired(
+            CloudSpec::Aws(spec(
+                json!({"arn": "arn:aws:iam::123456789012:role/r", "externalId": "x"}),
+            )),
+            None,
+        );
+        let create = aws.write(None).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(create.all_regions, Some(true));
+        assert_eq!(create.regions, None);
+        let changed = BTreeSet::from(["spec.runFrequencyMinutes".to_string()]);
+        let update = aws.write(Some(&changed)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((update.all_regions, update.regions), (None, None));
+        let some = Connector {
+            all_regions: Some(false),
+            ..Connector::default()
+        };
+        let changes = super::super::fields::diff(&aws.fields(), &observed_fields(CloudKind::Aws, &some, None));
+        assert!(!changes.iter().any(|c| c.path == "spec.regions"), "{changes:?}");
     }
 
     /// A read without an app's `tagId` (Q-COL-4) is no reason to write it again.

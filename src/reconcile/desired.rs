@@ -173,7 +173,9 @@ pub fn aws(spec: &AwsConnectorSpec, object_name: &str) -> Fields {
     f.set("spec.arn", spec.arn.as_str())
         .set("spec.externalId", spec.external_id.as_str())
         .set("spec.partition", partition_name(spec.partition));
-    f.set_unordered("spec.regions", spec.regions.iter().map(String::as_str));
+    if let Some(regions) = &spec.regions {
+        f.set_unordered("spec.regions", regions.iter().map(String::as_str));
+    }
     perimeter(&mut f, spec.perimeter_scan.as_ref());
     f
 }

@@ -299,8 +299,8 @@ pub fn export(snap: &Snapshot, filter: &Filter, namespace: &str) -> Vec<Exported
             }
             if fields.0.get("spec.regions").is_some_and(|f| f.unknown.is_some()) {
                 notes.push(
-                    "Qualys does not list this connector's regions (allRegions is false): set spec.regions \
-                     before applying, or the plan will change it to all regions"
+                    "Qualys does not list this connector's regions (it scans some, not all): spec.regions \
+                     is left out, so they stay as they are; list them to manage them"
                         .into(),
                 );
             }
