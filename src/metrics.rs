@@ -62,6 +62,7 @@ pub struct Metrics {
     pub budget_per_hour: Family<AccountLabels, Gauge>,
     pub observation_calls: Family<AccountLabels, Gauge>,
     pub effective_resync: Family<AccountLabels, Gauge>,
+    pub used_per_hour: Family<AccountLabels, Gauge>,
     /// Last Ready state per object, to keep `managed` exact.
     ready_by_object: std::sync::Mutex<std::collections::HashMap<String, (&'static str, &'static str)>>,
 }
@@ -91,6 +92,7 @@ impl Default for Metrics {
         let budget_per_hour = Family::<AccountLabels, Gauge>::default();
         let observation_calls = Family::<AccountLabels, Gauge>::default();
         let effective_resync = Family::<AccountLabels, Gauge>::default();
+        let used_per_hour = Family::<AccountLabels, Gauge>::default();
         registry.register("reconciles", "Reconciles by kind and outcome", reconciles.clone());
         registry.register(
             "reconcile_duration_seconds",
@@ -133,6 +135,11 @@ impl Default for Metrics {
             "The default resync interval as stretched to fit the account's budget",
             effective_resync.clone(),
         );
+        registry.register(
+            "account_used_per_hour",
+            "Qualys calls the operator made for the account in the last rate window, per hour",
+            used_per_hour.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -145,6 +152,7 @@ impl Default for Metrics {
             budget_per_hour,
             observation_calls,
             effective_resync,
+            used_per_hour,
             ready_by_object: Default::default(),
         }
     }

@@ -38,9 +38,11 @@ pub async fn reconcile(account: Arc<QualysAccount>, ctx: Arc<AccountContext>) ->
                 Err(e) => (Verdict::failed(reason_for(&e), e.to_string()), None),
             };
             // The connector API's budget: every connector kind spends it.
-            let reported = resolved.client.governor().reported(Family::Qps);
+            let governor = resolved.client.governor();
+            let reported = governor.reported(Family::Qps);
+            let usage = governor.share().usage(reported.as_ref());
             let effective = super::budget::effective_resync(&shared.observers, &resolved, shared.settings.resync);
-            (verdict, version, Some((reported, effective)))
+            (verdict, version, Some((reported, usage, effective)))
         }
     };
     let previous = serde_json::to_value(&account.status)?;
@@ -53,7 +55,7 @@ pub async fn reconcile(account: Arc<QualysAccount>, ctx: Arc<AccountContext>) ->
     if let Some(v) = version {
         status["portalVersion"] = Value::String(v);
     }
-    if let Some((_, effective)) = &rate {
+    if let Some((_, usage, effective)) = &rate {
         let labels = AccountLabels {
             account: format!("{namespace}/{name}"),
         };
@@ -69,14 +71,24 @@ pub async fn reconcile(account: Arc<QualysAccount>, ctx: Arc<AccountContext>) ->
             .effective_resync
             .get_or_create(&labels)
             .set(i64::try_from(effective.interval.as_secs()).unwrap_or(i64::MAX));
+        if let Some(usage) = usage {
+            metrics
+                .used_per_hour
+                .get_or_create(&labels)
+                .set(i64::from(usage.per_hour()));
+        }
     }
-    if let Some((reported, effective)) = rate {
+    if let Some((reported, usage, effective)) = rate {
         let mut rate = json!({
             "observationCalls": effective.calls_per_cycle,
             "effectiveResyncInterval": format_duration(effective.interval),
         });
         if let Some(share) = effective.share_per_hour {
             rate["budgetPerHour"] = json!(share.floor() as u64);
+        }
+        if let Some(usage) = usage {
+            rate["usedPerHour"] = json!(usage.per_hour());
+            rate["budgetWaitSeconds"] = json!(usage.longest_wait.as_secs());
         }
         if let Some(reported) = reported {
             rate["limit"] = json!(reported.limit);

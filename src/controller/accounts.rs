@@ -139,9 +139,12 @@ impl AccountRegistry {
                 .unwrap_or_default()
         );
         let mut cache = self.cache.lock().await;
+        // The operator's share is the governor's to keep, not a wish.
+        let share = Some(super::budget::share_setting(account.spec.budget.as_ref()));
         if let Some((seen, client)) = cache.get(&key)
             && *seen == fingerprint
         {
+            client.governor().share().set(share);
             return Ok(ResolvedAccount {
                 key,
                 client: client.clone(),
@@ -164,6 +167,7 @@ impl AccountRegistry {
                 account: key.clone(),
                 message: e.to_string(),
             })?;
+        client.governor().share().set(share);
         cache.insert(key.clone(), (fingerprint, client.clone()));
         Ok(ResolvedAccount {
             key,

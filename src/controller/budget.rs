@@ -12,24 +12,20 @@ use super::accounts::ResolvedAccount;
 use super::observer::ObserverHub;
 use crate::crd::account::Budget;
 use crate::qualys::Family;
-use crate::qualys::governor::RateHeaders;
+use crate::qualys::share::ShareSetting;
 
 /// Percent of the reported limit the operator takes when the spec says nothing.
 pub const DEFAULT_PERCENT: u8 = 50;
-/// Part of the share observation may use: the rest stays free for writes.
+/// Part of the share observation may use: the rest stays free for writes
+/// (the governor holds routine observation to the same part).
 const OBSERVATION_PART: f64 = 0.8;
 
-/// Calls per hour the operator may spend on its own; `None` while Qualys has
-/// not reported a limit and the spec sets none (then nothing is stretched).
-pub fn share_per_hour(budget: Option<&Budget>, reported: Option<&RateHeaders>) -> Option<f64> {
-    if let Some(calls) = budget.and_then(|b| b.calls_per_hour) {
-        return Some(f64::from(calls));
+/// The governor's share setting for `spec.budget`.
+pub fn share_setting(budget: Option<&Budget>) -> ShareSetting {
+    ShareSetting {
+        calls_per_hour: budget.and_then(|b| b.calls_per_hour),
+        percent: budget.and_then(|b| b.percent).unwrap_or(DEFAULT_PERCENT).clamp(1, 100),
     }
-    let reported = reported?;
-    let limit = f64::from(reported.limit?);
-    let window = reported.window.filter(|w| !w.is_zero())?.as_secs_f64();
-    let percent = f64::from(budget.and_then(|b| b.percent).unwrap_or(DEFAULT_PERCENT).clamp(1, 100));
-    Some(limit * 3600.0 / window * percent / 100.0)
 }
 
 /// The interval at which observing every kind (`calls_per_cycle` calls)
@@ -47,13 +43,26 @@ pub fn observation_interval(requested: Duration, calls_per_cycle: u32, share_per
 /// an object that wishes to be observed every `requested` is observed at.
 pub fn effective_resync(hub: &ObserverHub, account: &ResolvedAccount, requested: Duration) -> Effective {
     let reported = account.client.governor().reported(Family::Qps);
-    let share = share_per_hour(account.budget.as_ref(), reported.as_ref());
+    let share = share_setting(account.budget.as_ref()).per_hour(reported.as_ref());
     let calls = hub.calls_per_cycle(&account.key);
     Effective {
         share_per_hour: share,
         calls_per_cycle: calls,
         interval: observation_interval(requested, calls, share),
     }
+}
+
+/// How long the operator's writes to ACCOUNT must have paused before a read
+/// confirms them: the time three calls take at the share's pace (one second
+/// at least), so a run of writes is not interrupted by refreshes and one
+/// refresh after the run confirms everything it wrote.
+pub fn confirm_quiet(account: &ResolvedAccount) -> Duration {
+    let governor = account.client.governor();
+    let pace = governor
+        .share()
+        .usage(governor.reported(Family::Qps).as_ref())
+        .map_or(Duration::ZERO, |u| u.window.div_f64(u.cap.max(1.0)));
+    (pace * 3).max(Duration::from_secs(1))
 }
 
 /// What [`effective_resync`] found.
@@ -67,34 +76,28 @@ pub struct Effective {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn reported(limit: u32, window_s: u64) -> RateHeaders {
-        RateHeaders {
-            limit: Some(limit),
-            window: Some(Duration::from_secs(window_s)),
-            ..RateHeaders::default()
-        }
-    }
+    use crate::qualys::governor::RateHeaders;
 
     #[test]
     fn the_share_is_half_the_reported_limit_unless_the_spec_says_otherwise() {
-        let documented = reported(300, 3600);
-        assert_eq!(share_per_hour(None, Some(&documented)), Some(150.0));
+        let documented = RateHeaders {
+            limit: Some(300),
+            window: Some(Duration::from_secs(3600)),
+            ..RateHeaders::default()
+        };
+        assert_eq!(share_setting(None).per_hour(Some(&documented)), Some(150.0));
         let percent = Budget {
             calls_per_hour: None,
             percent: Some(20),
         };
-        assert_eq!(share_per_hour(Some(&percent), Some(&documented)), Some(60.0));
+        assert_eq!(share_setting(Some(&percent)).per_hour(Some(&documented)), Some(60.0));
         let fixed = Budget {
             calls_per_hour: Some(40),
             percent: Some(20),
         };
-        assert_eq!(share_per_hour(Some(&fixed), Some(&documented)), Some(40.0));
-        assert_eq!(share_per_hour(Some(&fixed), None), Some(40.0));
-        // A window in minutes: per hour all the same.
-        assert_eq!(share_per_hour(None, Some(&reported(100, 600))), Some(300.0));
-        assert_eq!(share_per_hour(None, None), None, "nothing known: no share");
-        assert_eq!(share_per_hour(None, Some(&reported(300, 0))), None);
+        assert_eq!(share_setting(Some(&fixed)).per_hour(Some(&documented)), Some(40.0));
+        assert_eq!(share_setting(Some(&fixed)).per_hour(None), Some(40.0));
+        assert_eq!(share_setting(None).per_hour(None), None, "nothing known: no share");
     }
 
     #[test]

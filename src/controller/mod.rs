@@ -261,6 +261,7 @@ fn candidate(
             labels: labels_of(o),
             account,
             waiting: !has_connector(o, status),
+            stalled: !has_connector(o, status) && status.is_some_and(|s| s.last_error.is_some()),
             // Apps not managed by the spec: what Qualys reports decides.
             cloudview: settings.apps.as_ref().map(|apps| {
                 apps.iter().any(|a| {

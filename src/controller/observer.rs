@@ -54,6 +54,8 @@ pub struct Changed {
 
 pub struct ObserverHub {
     slots: std::sync::Mutex<HashMap<(String, Kind), Arc<Slot>>>,
+    /// Per account: when the operator's last write to Qualys finished.
+    last_write: std::sync::Mutex<HashMap<String, Instant>>,
     changes: broadcast::Sender<Changed>,
     /// Longest a refresh (every page of the kind's search) may take.
     search_timeout: Duration,
@@ -105,6 +107,7 @@ impl ObserverHub {
     pub fn new(search_timeout: Duration) -> Self {
         Self {
             slots: Default::default(),
+            last_write: Default::default(),
             changes: broadcast::channel(256).0,
             search_timeout,
         }
@@ -221,6 +224,15 @@ impl ObserverHub {
         Arc::new(merged)
     }
 
+    /// While the operator is still writing to `account` (its last write
+    /// finished less than `quiet` ago), how long until it has been quiet
+    /// that long. Reads that confirm writes wait for the quiet: writes go
+    /// first, and one refresh after them confirms every object they wrote.
+    pub fn writing(&self, account: &str, quiet: Duration) -> Option<Duration> {
+        let last = *self.last_write.lock().unwrap_or_else(|e| e.into_inner()).get(account)?;
+        quiet.checked_sub(last.elapsed()).filter(|left| !left.is_zero())
+    }
+
     /// Whether `seen` may be trusted about `id`: its read started after the
     /// operator's last write to `id` finished. An id missing from an older
     /// read is unknown, not gone.
@@ -238,6 +250,10 @@ impl ObserverHub {
     /// apps, the Azure identifier and the account id differently from reads
     /// (Q-COL-4, Q-COL-6, Q-SEM-5), and updates answer with the id only (Q-SEM-6).
     pub fn record_write(&self, account: &str, kind: Kind, id: Option<&str>) {
+        self.last_write
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(account.to_string(), Instant::now());
         let id = id.or((kind == Kind::GlobalScan).then_some(crate::reconcile::object::GLOBAL_SCAN_KEY));
         // A create whose answer was lost has no id: its object searches afresh.
         if let Some(id) = id {

@@ -30,6 +30,7 @@ use super::status::{self, FIELD_MANAGER, StatusInput, reason_for};
 use crate::crd::AzureConnector;
 use crate::crd::common::{AdoptionPolicy, DeletionPolicy};
 use crate::qualys::Secret;
+use crate::qualys::share::{Priority, reads_at};
 use crate::reconcile::build::{self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, secret_refs};
 use crate::reconcile::execute::{CreateGuard, ExecError, execute};
 use crate::reconcile::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind};
@@ -210,6 +211,11 @@ fn was_creating(object: &Value) -> bool {
                 .iter()
                 .any(|c| c["type"] == "Ready" && recent.iter().any(|r| c["reason"] == r.as_str()))
         })
+}
+
+/// The spec changed since status last recorded a reconcile of it.
+fn spec_changed(object: &Value) -> bool {
+    object.pointer("/metadata/generation") != object.pointer("/status/observedGeneration")
 }
 
 fn resync_of(ctx: &Context, object: &Value) -> Duration {
@@ -520,15 +526,31 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     } else {
         resync
     };
-    let seen = if desired.paused && !deleting {
+    // Writes first: while the operator is writing to this account, a
+    // creating object is judged on what was last read, and one refresh
+    // after the writes pause confirms every object they wrote.
+    let writing = was_creating(&object)
+        && !pending
+        && !deleting
+        && shared
+            .observers
+            .writing(&account.key, super::budget::confirm_quiet(&account))
+            .is_some();
+    let seen = if (desired.paused && !deleting) || writing {
         // A paused object reads nothing: it shows what was last seen.
         shared.observers.cached(&account.key, ctx.kind)
     } else {
-        match shared
+        // Objects whose spec changed, or that wait for their write to be
+        // confirmed, read before routine observation.
+        let priority = if deleting || was_creating(&object) || spec_changed(&object) {
+            Priority::Changed
+        } else {
+            Priority::Observation
+        };
+        let view = shared
             .observers
-            .view(&account.key, &account.client, ctx.kind, max_age, pending)
-            .await
-        {
+            .view(&account.key, &account.client, ctx.kind, max_age, pending);
+        match reads_at(priority, view).await {
             Ok(s) => s,
             Err(e) if deleting => {
                 return cleanup_blocked(api, ctx, &*obj, &object, reason_for(&e), e.to_string()).await;
@@ -670,9 +692,8 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         // batched refresh, which one read serves for every object written.
         verdict = Verdict::unconfirmed(
             format!(
-                "written to Qualys {}; the next batched read (within {}s) confirms it",
+                "written to Qualys {}; the first batched read after the operator's writes pause confirms it",
                 external_id.as_deref().unwrap_or(""),
-                shared.settings.creating_requeue.min(resync).as_secs()
             ),
             true,
         );

@@ -230,6 +230,14 @@ pub struct RateLimitStatus {
     /// The operator's share per hour (`spec.budget`, else half the limit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_per_hour: Option<u32>,
+    /// Calls the operator itself made in the last window, per hour: never
+    /// above `budgetPerHour` (the share is a hard cap, not a target).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_per_hour: Option<u32>,
+    /// The longest any call waited for the share in the last window, in
+    /// seconds: how far the budget holds the operator back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_wait_seconds: Option<u32>,
     /// Calls one observation of every kind costs (paged searches, org details).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observation_calls: Option<u32>,

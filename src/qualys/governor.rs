@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use super::config::RateLimits;
 use super::observer::Family;
+use super::share::{Priority, Share, Verdict};
 
 /// Rate-limit facts read from one response. Missing or empty headers are `None`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -74,6 +75,8 @@ struct Bucket {
 pub struct RateGovernor {
     limits: RateLimits,
     buckets: [Bucket; 3],
+    /// The operator's own share, across families.
+    share: Share,
 }
 
 /// A dispatched call holding a concurrency slot until dropped.
@@ -106,19 +109,35 @@ impl RateGovernor {
         Self {
             buckets: [bucket(), bucket(), bucket()],
             limits,
+            share: Share::default(),
         }
     }
 
-    /// Waits for a slot and budget, up to `deadline`.
-    pub async fn acquire(&self, family: Family, deadline: Instant) -> Result<Permit<'_>, WaitTooLong> {
+    /// The operator's share of the limit (see [`Share`]).
+    pub fn share(&self) -> &Share {
+        &self.share
+    }
+
+    /// Waits for a slot and budget, up to `deadline`; `priority` decides
+    /// which calls the operator's share lets through first.
+    pub async fn acquire(
+        &self,
+        family: Family,
+        priority: Priority,
+        deadline: Instant,
+    ) -> Result<Permit<'_>, WaitTooLong> {
         let bucket = &self.buckets[family.index()];
+        let queued = Instant::now();
         loop {
             let notified = bucket.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
+            // The share is counted by the connector API's window (the
+            // budget status reports), whichever family calls.
+            let reported = self.reported(Family::Qps);
             let wake_at = {
-                let mut s = lock(&bucket.state);
                 let now = Instant::now();
+                let mut s = lock(&bucket.state);
                 match s.blocked_until {
                     Some(until) if until > now => Some(until),
                     _ if s.running >= s.concurrency => None,
@@ -135,17 +154,23 @@ impl RateGovernor {
                         );
                         Some(until)
                     }
-                    _ => {
-                        s.running += 1;
-                        s.dispatched += 1;
-                        if let Some(r) = s.remaining.as_mut() {
-                            *r = r.saturating_sub(1);
+                    // Taken under the bucket's lock, so concurrent callers
+                    // never pass the share together.
+                    _ => match self.share.take(priority, reported.as_ref(), now) {
+                        Verdict::WaitUntil(until) => Some(until),
+                        Verdict::Go => {
+                            s.running += 1;
+                            s.dispatched += 1;
+                            if let Some(r) = s.remaining.as_mut() {
+                                *r = r.saturating_sub(1);
+                            }
+                            self.share.waited(now - queued, now);
+                            return Ok(Permit {
+                                bucket,
+                                seq: s.dispatched,
+                            });
                         }
-                        return Ok(Permit {
-                            bucket,
-                            seq: s.dispatched,
-                        });
-                    }
+                    },
                 }
             };
             match wake_at {
@@ -321,11 +346,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn concurrency_is_capped_and_learned() {
         let g = Arc::new(RateGovernor::new(limits()));
-        let a = g.acquire(Family::Qps, far()).await.unwrap();
-        let _b = g.acquire(Family::Qps, far()).await.unwrap();
+        let a = g.acquire(Family::Qps, Priority::Write, far()).await.unwrap();
+        let _b = g.acquire(Family::Qps, Priority::Write, far()).await.unwrap();
         // A third caller waits for a slot rather than failing.
         let g2 = g.clone();
-        let third = tokio::spawn(async move { g2.acquire(Family::Qps, far()).await.map(|_| ()) });
+        let third = tokio::spawn(async move { g2.acquire(Family::Qps, Priority::Write, far()).await.map(|_| ()) });
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(!third.is_finished());
         g.observe(
@@ -341,13 +366,13 @@ mod tests {
         assert!(!third.is_finished());
         assert_eq!(g.snapshot(Family::Qps).0, 1);
         // Other families are independent.
-        assert!(g.acquire(Family::Gateway, far()).await.is_ok());
+        assert!(g.acquire(Family::Gateway, Priority::Write, far()).await.is_ok());
     }
 
     #[tokio::test(start_paused = true)]
     async fn to_wait_blocks_every_caller() {
         let g = RateGovernor::new(limits());
-        let p = g.acquire(Family::Gateway, far()).await.unwrap();
+        let p = g.acquire(Family::Gateway, Priority::Write, far()).await.unwrap();
         g.observe(
             &p,
             &RateHeaders {
@@ -360,10 +385,10 @@ mod tests {
         assert!(why.starts_with("paused 30 s more: Qualys asked"), "{why}");
         assert_eq!(g.waiting_reason(Family::Qps), None);
         let start = Instant::now();
-        let _p = g.acquire(Family::Gateway, far()).await.unwrap();
+        let _p = g.acquire(Family::Gateway, Priority::Write, far()).await.unwrap();
         assert!(start.elapsed() >= Duration::from_secs(30));
         // A deadline shorter than the block fails fast with the remaining wait.
-        let p2 = g.acquire(Family::Gateway, far()).await.unwrap();
+        let p2 = g.acquire(Family::Gateway, Priority::Write, far()).await.unwrap();
         g.observe(
             &p2,
             &RateHeaders {
@@ -372,7 +397,11 @@ mod tests {
             },
         );
         let err = g
-            .acquire(Family::Gateway, Instant::now() + Duration::from_secs(10))
+            .acquire(
+                Family::Gateway,
+                Priority::Write,
+                Instant::now() + Duration::from_secs(10),
+            )
             .await
             .err();
         assert!(matches!(err, Some(WaitTooLong(d)) if d > Duration::from_secs(90)));
@@ -381,7 +410,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn spent_window_paces_calls() {
         let g = RateGovernor::new(limits());
-        let p = g.acquire(Family::Qps, far()).await.unwrap();
+        let p = g.acquire(Family::Qps, Priority::Write, far()).await.unwrap();
         g.observe(
             &p,
             &RateHeaders {
@@ -393,7 +422,7 @@ mod tests {
         );
         drop(p);
         let start = Instant::now();
-        let _q = g.acquire(Family::Qps, far()).await.unwrap();
+        let _q = g.acquire(Family::Qps, Priority::Write, far()).await.unwrap();
         // One call's share of the window: 100 s / 10.
         assert_eq!(start.elapsed(), Duration::from_secs(10));
     }
@@ -401,7 +430,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn throttle_without_hint_backs_off_exponentially() {
         let g = RateGovernor::new(limits());
-        let p = g.acquire(Family::Qps, far()).await.unwrap();
+        let p = g.acquire(Family::Qps, Priority::Write, far()).await.unwrap();
         assert_eq!(g.throttled(&p, None), Duration::from_secs(5));
         assert_eq!(g.throttled(&p, None), Duration::from_secs(10));
         assert_eq!(g.throttled(&p, Some(Duration::from_secs(3))), Duration::from_secs(3));
@@ -415,8 +444,8 @@ mod tests {
             initial_concurrency: 4,
             ..limits()
         });
-        let first = g.acquire(Family::Qps, far()).await.unwrap();
-        let second = g.acquire(Family::Qps, far()).await.unwrap();
+        let first = g.acquire(Family::Qps, Priority::Write, far()).await.unwrap();
+        let second = g.acquire(Family::Qps, Priority::Write, far()).await.unwrap();
         g.observe(
             &second,
             &RateHeaders {

@@ -22,6 +22,7 @@ pub mod observer;
 pub mod platform;
 pub mod qps;
 pub mod secret;
+pub mod share;
 mod transport;
 pub mod tree;
 

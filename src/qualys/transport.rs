@@ -361,7 +361,11 @@ impl Transport {
     /// once, with the governor's reason, so a paused run is not silent.
     async fn acquire(&self, call: &Call, deadline: Instant) -> Result<Permit<'_>, WaitTooLong> {
         const SLOW: Duration = Duration::from_secs(5);
-        let acquire = self.governor.acquire(call.family, deadline);
+        let priority = match call.safety {
+            Safety::Read => super::share::read_priority(),
+            _ => super::share::Priority::Write,
+        };
+        let acquire = self.governor.acquire(call.family, priority, deadline);
         tokio::pin!(acquire);
         tokio::select! {
             biased;

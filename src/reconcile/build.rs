@@ -188,6 +188,7 @@ pub fn member_candidate(object: &Value) -> Option<(String, MemberCandidate)> {
             account,
             // `plan` and `apply` create connectors before groups.
             waiting: false,
+            stalled: false,
             cloudview: has_cloudview_app(object.pointer("/spec/apps")),
         },
     ))

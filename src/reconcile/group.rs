@@ -20,6 +20,9 @@ pub struct MemberCandidate {
     /// creating it). Qualys refuses a member account without a connector, so
     /// the group adds it once the connector exists.
     pub waiting: bool,
+    /// Waiting, but its create failed (the object reports an error): nothing
+    /// to wait for until somebody fixes it.
+    pub stalled: bool,
     /// The connector has the CI or CSA app. CloudView knows only such
     /// connectors, and refuses a whole membership batch for one that is not.
     /// `None`: the spec leaves apps unmanaged, so what Qualys reports decides.
@@ -36,6 +39,9 @@ pub struct DesiredGroup {
     /// Members whose connector is still being created: `(key, Kind/name)`.
     /// Not added yet, and not removed if Qualys already has them.
     pub waiting: Vec<(String, String)>,
+    /// How many of `waiting` are still being created (not stalled): while
+    /// any are, additions are held so one membership write adds many.
+    pub creating: usize,
     /// Members whose connector has neither the CI nor the CSA app: `(key,
     /// Kind/name)`. Held back (not added, not removed) so the rest of the
     /// batch goes through, and named in a note.
@@ -83,6 +89,7 @@ pub fn resolve(spec: &ConnectorGroupSpec, object_name: &str, candidates: &[Membe
     }
     let mut members = BTreeSet::new();
     let mut waiting = BTreeMap::new();
+    let mut creating = BTreeSet::new();
     let mut not_cloudview = BTreeMap::new();
     let mut apps_unknown = BTreeMap::new();
     // Keys some reference vouches for: a stated CloudView app, or an account listed as such.
@@ -93,6 +100,9 @@ pub fn resolve(spec: &ConnectorGroupSpec, object_name: &str, candidates: &[Membe
         if c.cloudview == Some(false) {
             not_cloudview.entry(key).or_insert_with(reference);
         } else if c.waiting {
+            if !c.stalled {
+                creating.insert(key.clone());
+            }
             waiting.entry(key).or_insert_with(reference);
         } else {
             match c.cloudview {
@@ -117,6 +127,7 @@ pub fn resolve(spec: &ConnectorGroupSpec, object_name: &str, candidates: &[Membe
     }
     // Another object for the same account may already have its connector.
     waiting.retain(|key, _| !members.contains(key));
+    creating.retain(|key| waiting.contains_key(key));
     not_cloudview.retain(|key, _| !members.contains(key));
     // Another object for the same account states a CloudView app.
     apps_unknown.retain(|key, _| !known_cloudview.contains(key));
@@ -125,6 +136,7 @@ pub fn resolve(spec: &ConnectorGroupSpec, object_name: &str, candidates: &[Membe
         members: members.into_iter().collect(),
         unresolved,
         waiting: waiting.into_iter().collect(),
+        creating: creating.len(),
         not_cloudview: not_cloudview.into_iter().collect(),
         apps_unknown: apps_unknown.into_iter().collect(),
     }
@@ -207,6 +219,7 @@ mod tests {
             labels: [("team".to_string(), team.to_string())].into(),
             account: account.into(),
             waiting: false,
+            stalled: false,
             cloudview: Some(true),
         }
     }

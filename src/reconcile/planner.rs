@@ -246,6 +246,9 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     if let Model::Group(g) = &obj.model {
         keep_waiting_members(&mut changes, &g.waiting);
         keep_waiting_members(&mut changes, &g.not_cloudview);
+        if let Some(note) = hold_additions(&mut changes, g.creating) {
+            plan.notes.push(note);
+        }
     }
     if let Model::Org(o) = &obj.model {
         if o.spec.member_policy == MemberPolicy::Include {
@@ -336,6 +339,39 @@ fn keep_waiting_members(changes: &mut Vec<FieldChange>, waiting: &[(String, Stri
     if !waiting.is_empty() {
         keep_members(changes, |m| waiting.iter().any(|(k, _)| k == m));
     }
+}
+
+/// While `creating` members are still being created, additions wait for
+/// them so one membership write adds many: they go out early only when they
+/// are at least as many as the members Qualys lists and as those still being
+/// created (about two writes per group however many members it gets, half of
+/// them granted halfway). Removals are never held.
+fn hold_additions(changes: &mut Vec<FieldChange>, creating: usize) -> Option<String> {
+    if creating == 0 {
+        return None;
+    }
+    let mut held = None;
+    changes.retain_mut(|c| {
+        if c.path != "spec.members" {
+            return true;
+        }
+        let before = string_list(&c.before);
+        let after = string_list(&c.after);
+        let added = after.iter().filter(|m| !before.contains(m)).count();
+        if added == 0 || (added >= before.len() && added >= creating) {
+            return true;
+        }
+        held = Some(added);
+        let kept: Vec<String> = after.into_iter().filter(|m| before.contains(m)).collect();
+        if kept.len() == before.len() {
+            return false;
+        }
+        c.after = Some(Value::Array(kept.into_iter().map(Value::String).collect()));
+        true
+    });
+    held.map(|added| {
+        format!("{added} member(s) to add are held until the {creating} member(s) still being created exist, so one write adds them all")
+    })
 }
 
 /// Members Qualys lists that `keep` selects are never removed by a
@@ -520,5 +556,30 @@ mod tests {
         let mut changes = vec![members_change(&["AWS:a", "AZURE:w"], &["AWS:a"])];
         keep_waiting_members(&mut changes, &[]);
         assert_eq!(string_list(&changes[0].after), ["AWS:a"]);
+    }
+
+    #[test]
+    fn additions_wait_for_members_still_being_created_removals_do_not() {
+        let listed = ["AWS:a", "AWS:b", "AWS:c", "AWS:d"];
+        // Two to add, four listed, three still being created: held, and said.
+        let mut changes = vec![members_change(
+            &listed,
+            &["AWS:a", "AWS:b", "AWS:c", "AWS:d", "AWS:e", "AWS:f"],
+        )];
+        let note = hold_additions(&mut changes, 3).unwrap_or_default();
+        assert!(changes.is_empty(), "{changes:?}");
+        assert!(note.contains("2 member(s)") && note.contains("3 member(s)"), "{note}");
+        // A removal in the same change still goes; the additions stay held.
+        let mut changes = vec![members_change(&listed, &["AWS:a", "AWS:b", "AWS:c", "AWS:e"])];
+        assert!(hold_additions(&mut changes, 3).is_some());
+        assert_eq!(string_list(&changes[0].after), ["AWS:a", "AWS:b", "AWS:c"]);
+        // Additions that would double the group and outnumber those to come go.
+        let mut changes = vec![members_change(&["AWS:a"], &["AWS:a", "AWS:b", "AWS:c"])];
+        assert_eq!(hold_additions(&mut changes, 2), None);
+        assert_eq!(string_list(&changes[0].after), ["AWS:a", "AWS:b", "AWS:c"]);
+        // Nothing being created: nothing held.
+        let mut changes = vec![members_change(&listed, &["AWS:a", "AWS:b", "AWS:c", "AWS:d", "AWS:e"])];
+        assert_eq!(hold_additions(&mut changes, 0), None);
+        assert_eq!(changes.len(), 1);
     }
 }
