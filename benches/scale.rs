@@ -76,6 +76,9 @@ pub struct Options {
     /// Connectors edited behind the operator's back in the drift phase.
     #[arg(long, default_value_t = 10)]
     pub drift_k: usize,
+    /// Spec changes timed from `kubectl apply` to Qualys while observation is saturated.
+    #[arg(long, default_value_t = 5)]
+    pub spec_changes: usize,
     /// Pause between all-Ready and the steady-state window, seconds.
     #[arg(long, default_value_t = 15)]
     pub settle_s: u64,

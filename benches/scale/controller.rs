@@ -133,9 +133,31 @@ fn control_plane_stats() -> BTreeMap<String, ProcStat> {
         .collect()
 }
 
+/// Issue 17's measurements: the budget as a cap, observation stretched
+/// to fit, and a spec change's way to Qualys while observation is saturated.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BudgetRun {
+    /// The operator's share per rate window (the account's default: half the limit).
+    pub share_per_window: f64,
+    /// N creates ÷ that share: the fastest convergence the budget allows, seconds.
+    pub physical_s: f64,
+    /// `QualysAccount.status.rateLimit` after the steady window.
+    pub status_steady: Value,
+    /// `spec.budget.callsPerHour` set for the saturated phase: observation at
+    /// the bench's resync wants 1.5× the part of it observation may use.
+    pub saturated_calls_per_hour: u64,
+    /// The saturated window: its length and the calls in it.
+    pub saturated: Phase,
+    /// `status.rateLimit` at the end of the saturated window.
+    pub status_saturated: Value,
+    /// Seconds from patching a spec to Qualys holding the change, one change at a time.
+    pub spec_change_s: Vec<f64>,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ControllerRun {
     pub n: usize,
+    pub budget: BudgetRun,
     pub mix: Mix,
     pub resync_s: u64,
     pub operator_env: Vec<String>,
@@ -572,6 +594,8 @@ pub async fn run(opts: &Options, n: usize) -> ControllerRun {
         drift.calls.searches
     );
 
+    let budget = budget_phase(opts, &client, &ns, &sim, &mix, n, &steady).await;
+
     let operator_end = proc_stat(operator.pid()).unwrap_or_default();
     let control_plane_end = control_plane_stats();
     operator.stop();
@@ -581,6 +605,7 @@ pub async fn run(opts: &Options, n: usize) -> ControllerRun {
     sim.shutdown().await;
     ControllerRun {
         n,
+        budget,
         mix,
         resync_s: opts.resync_s,
         operator_env: opts.operator_env.clone(),
@@ -604,5 +629,103 @@ pub async fn run(opts: &Options, n: usize) -> ControllerRun {
         control_plane_converge_cpu_s,
         control_plane_steady_cpu_s,
         control_plane_end,
+    }
+}
+
+async fn rate_status(client: &Client, ns: &str) -> Value {
+    let api: Api<QualysAccount> = Api::namespaced(client.clone(), ns);
+    match api.get("default").await {
+        Ok(a) => serde_json::to_value(a.status.and_then(|s| s.rate_limit)).unwrap_or_default(),
+        Err(e) => json!({"error": e.to_string()}),
+    }
+}
+
+/// Saturates observation with a small `spec.budget`, then changes specs one
+/// at a time and times each change's way to Qualys.
+async fn budget_phase(
+    opts: &Options,
+    client: &Client,
+    ns: &str,
+    sim: &SimHandle,
+    mix: &Mix,
+    n: usize,
+    steady: &Phase,
+) -> BudgetRun {
+    let share_per_window = f64::from(opts.rate_limit) / 2.0;
+    let physical_s = n as f64 / (share_per_window / opts.rate_window_sec as f64);
+    let status_steady = rate_status(client, ns).await;
+    eprintln!(
+        "[controller n={n}] budget: share {share_per_window}/{}s, steady {} calls in {:.0}s, status {status_steady}",
+        opts.rate_window_sec, steady.calls.total, steady.wall_s
+    );
+    // Observation at the bench's resync wants `cycle` calls per resync; a
+    // budget whose observation part (80%) is two thirds of that saturates it.
+    let cycle: u64 = sim::expected_observe(mix).values().sum();
+    let wish_per_hour = cycle as f64 * 3600.0 / opts.resync_s as f64;
+    let saturated_calls_per_hour = (wish_per_hour / 0.8 / 1.5).ceil() as u64;
+    let accounts: Api<QualysAccount> = Api::namespaced(client.clone(), ns);
+    accounts
+        .patch(
+            "default",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"budget": {"callsPerHour": saturated_calls_per_hour}}})),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("setting the account budget: {e}"));
+    // Two stretched intervals to settle into the new pace, then measure.
+    let stretched = opts.resync_s as f64 * 1.5;
+    tokio::time::sleep(Duration::from_secs_f64(stretched * 2.0)).await;
+    sim.reset_counters();
+    let t = Instant::now();
+    let ids = sim::connector_ids_by_name(sim);
+    let mut spec_change_s = Vec::new();
+    for i in 0..opts.spec_changes {
+        let name = workload::aws_name(i);
+        let Some((id, _)) = ids.get(&name) else { continue };
+        let wanted = format!("changed in Git, change {i}");
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &api_resource("AwsConnector"));
+        let patched = Instant::now();
+        api.patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"description": wanted}})),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("changing {name}: {e}"));
+        let deadline = patched + Duration::from_secs(120);
+        while sim::description(sim, *id).as_deref() != Some(wanted.as_str()) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let took = patched.elapsed().as_secs_f64();
+        eprintln!("    spec change {i} on {name}: in Qualys after {took:.2}s");
+        spec_change_s.push(took);
+        // Spread the changes over the window.
+        let gap = stretched * 4.0 / opts.spec_changes.max(1) as f64;
+        tokio::time::sleep(Duration::from_secs_f64((gap - took).max(0.5))).await;
+    }
+    let rest = Duration::from_secs_f64(stretched * 4.0).saturating_sub(t.elapsed());
+    tokio::time::sleep(rest).await;
+    let saturated = Phase {
+        wall_s: t.elapsed().as_secs_f64(),
+        calls: Calls::of(sim),
+    };
+    let status_saturated = rate_status(client, ns).await;
+    eprintln!(
+        "[controller n={n}] saturated: budget {saturated_calls_per_hour}/h, {} calls in {:.0}s ({:.0}/h; {} searches, {} gets, {} writes), spec changes {spec_change_s:?}, status {status_saturated}",
+        saturated.calls.total,
+        saturated.wall_s,
+        saturated.calls.total as f64 * 3600.0 / saturated.wall_s,
+        saturated.calls.searches,
+        saturated.calls.gets,
+        saturated.calls.writes,
+    );
+    BudgetRun {
+        share_per_window,
+        physical_s,
+        status_steady,
+        saturated_calls_per_hour,
+        saturated,
+        status_saturated,
+        spec_change_s,
     }
 }

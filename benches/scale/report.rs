@@ -309,6 +309,43 @@ pub fn markdown(opts: &Options, machine: &Machine, load_after: &str, cli: &[CliR
                 r.drift.wall_s,
             );
         }
+        let _ = writeln!(s, "\n### the budget: the operator's share as a cap (issue 17)\n");
+        let _ = writeln!(
+            s,
+            "| N | share per window | calls per object to converge | apply → all Ready ÷ (N ÷ share) | steady calls/h vs share/h (wall clock) | effective resync (status) | saturated: budget/h, used/h (searches, gets, writes) | spec change → Qualys: median, max |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+        for r in ctl {
+            let b = &r.budget;
+            let share_per_hour = b.share_per_window * 3600.0 / opts.rate_window_sec.max(1) as f64;
+            let per_hour = |p: &crate::cli::Phase| p.calls.total as f64 * 3600.0 / p.wall_s.max(1e-9);
+            let mut changes = b.spec_change_s.clone();
+            changes.sort_by(f64::total_cmp);
+            let median = changes.get(changes.len() / 2).copied().unwrap_or(f64::NAN);
+            let max = changes.last().copied().unwrap_or(f64::NAN);
+            let c = &b.saturated.calls;
+            let _ = writeln!(
+                s,
+                "| {} | {:.0} calls / {} s | {:.3} | {:.2} ({:.0} s ÷ {:.0} s) | {:.0} vs {:.0} | {} | {} / {:.0} ({}, {}, {}) | {:.2} s, {:.2} s |",
+                r.n,
+                b.share_per_window,
+                opts.rate_window_sec,
+                r.converge.calls.total as f64 / r.n.max(1) as f64,
+                r.converge.wall_s / b.physical_s.max(1e-9),
+                r.converge.wall_s,
+                b.physical_s,
+                per_hour(&r.steady),
+                share_per_hour,
+                b.status_steady["effectiveResyncInterval"].as_str().unwrap_or("?"),
+                b.saturated_calls_per_hour,
+                per_hour(&b.saturated),
+                c.searches,
+                c.gets,
+                c.writes,
+                median,
+                max,
+            );
+        }
         let _ = writeln!(
             s,
             "\nReady reasons seen during convergence (objects) and Warning events:\n"
