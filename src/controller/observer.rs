@@ -233,6 +233,20 @@ impl ObserverHub {
         quiet.checked_sub(last.elapsed()).filter(|left| !left.is_zero())
     }
 
+    /// The snapshot to plan from while the operator is writing to `account`,
+    /// instead of refreshing: the one last read, as long as a refresh would
+    /// cost more than 1/40 of the writes it would catch up on (its pages
+    /// counted with those writes). Refreshes during a long run of writes so
+    /// spend at most 2.5% of it; none before the first read.
+    pub fn while_writing(&self, account: &str, kind: Kind) -> Option<Seen> {
+        const WRITES_PER_REFRESH_CALL: usize = 40;
+        let slot = self.slot(account, kind);
+        let (snapshot, started) = slot.current()?;
+        let written = slot.writes.lock().unwrap_or_else(|e| e.into_inner()).len();
+        let cost = u32::try_from(written).map_or(u32::MAX, |w| snapshot.calls_to_observe_with(kind, w));
+        (written < WRITES_PER_REFRESH_CALL.saturating_mul(cost as usize)).then_some(Seen { snapshot, started })
+    }
+
     /// Whether `seen` may be trusted about `id`: its read started after the
     /// operator's last write to `id` finished. An id missing from an older
     /// read is unknown, not gone.

@@ -72,11 +72,17 @@ impl Snapshot {
     /// About how many Qualys calls reading `kind` again costs, judged by what
     /// this snapshot holds (searches page by 100; an org costs two details).
     pub fn calls_to_observe(&self, kind: Kind) -> u32 {
-        let pages = |n: usize| u32::try_from(n.div_ceil(100).max(1)).unwrap_or(u32::MAX);
+        self.calls_to_observe_with(kind, 0)
+    }
+
+    /// [`Snapshot::calls_to_observe`] once `more` objects of `kind` exist.
+    pub fn calls_to_observe_with(&self, kind: Kind, more: u32) -> u32 {
+        let more = more as usize;
+        let pages = |n: usize| u32::try_from((n + more).div_ceil(100).max(1)).unwrap_or(u32::MAX);
         match kind.cloud() {
             Some(cloud) => pages(self.connectors.get(&cloud).map_or(0, Vec::len)),
             None => match kind {
-                Kind::AzureOrg => 1 + 2 * u32::try_from(self.orgs.len()).unwrap_or(u32::MAX / 2),
+                Kind::AzureOrg => 1 + 2 * u32::try_from(self.orgs.len() + more).unwrap_or(u32::MAX / 2),
                 Kind::Group => pages(self.groups.len()),
                 _ => 1,
             },
