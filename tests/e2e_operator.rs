@@ -182,8 +182,9 @@ fn e2e_every_example_reaches_ready_and_qualys_holds_exactly_them() {
 
     // Converged: no perpetual diff for any kind. In a quiet period Qualys is
     // only read (searches, gets, the account's login check) and no object's
-    // status is rewritten, except the account's live budget figure
-    // (`status.rateLimit.remaining`, which the operator's own reads change).
+    // status is rewritten, except the account's live budget figures
+    // (`status.rateLimit.remaining`, `usedPerHour` and `budgetWaitSeconds`,
+    // which the operator's own reads change).
     std::thread::sleep(Duration::from_secs(2));
     let versions = |env: &Env| -> Vec<(String, Value)> {
         objects
@@ -192,7 +193,9 @@ fn e2e_every_example_reaches_ready_and_qualys_holds_exactly_them() {
                 let mut o = env.must_get(k, n);
                 let seen = if *k == "QualysAccount" {
                     if let Some(rate) = o.pointer_mut("/status/rateLimit").and_then(Value::as_object_mut) {
-                        rate.remove("remaining");
+                        for live in ["remaining", "usedPerHour", "budgetWaitSeconds"] {
+                            rate.remove(live);
+                        }
                     }
                     o["status"].take()
                 } else {
@@ -1160,7 +1163,18 @@ fn e2e_health_readiness_and_metrics_are_served() {
     assert_eq!(rate["budgetPerHour"], 500_000, "{rate}");
     assert_eq!(rate["effectiveResyncInterval"], "5s", "{rate}");
     assert!(rate["observationCalls"].as_u64().is_some(), "{rate}");
+    // The operator's own calls, per hour, inside the share it keeps to.
+    assert!(
+        rate["usedPerHour"].as_u64().is_some_and(|u| u > 0 && u <= 500_000),
+        "{rate}"
+    );
+    assert!(rate["budgetWaitSeconds"].as_u64().is_some(), "{rate}");
     let (status, body) = http_get(port, "/metrics").expect("/metrics answers");
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("qualys_operator_account_used_per_hour{") && !l.ends_with(" 0")),
+        "the account's own usage:\n{body}"
+    );
     assert_eq!(status, 200);
     let line = |prefix: &str| body.lines().find(|l| l.starts_with(prefix)).map(str::to_string);
     assert!(

@@ -428,6 +428,43 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn with_observation_at_its_part_a_write_still_goes_at_once() {
+        let g = RateGovernor::new(RateLimits {
+            initial_concurrency: 8,
+            ..limits()
+        });
+        g.share().set(Some(crate::qualys::share::ShareSetting {
+            calls_per_hour: Some(10),
+            percent: 50,
+        }));
+        for _ in 0..8 {
+            drop(g.acquire(Family::Qps, Priority::Observation, far()).await.unwrap());
+        }
+        // 80% of 10 spent on observation: the next observation waits for the
+        // first call to leave the hour, a write does not wait at all.
+        let start = Instant::now();
+        drop(g.acquire(Family::Gateway, Priority::Write, far()).await.unwrap());
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let err = g
+            .acquire(
+                Family::Qps,
+                Priority::Observation,
+                Instant::now() + Duration::from_secs(60),
+            )
+            .await
+            .err();
+        assert!(
+            matches!(err, Some(WaitTooLong(d)) if d > Duration::from_secs(3500)),
+            "{err:?}"
+        );
+        drop(g.acquire(Family::Qps, Priority::Write, far()).await.unwrap());
+        // The share is spent: even a write waits for the window now.
+        let start = Instant::now();
+        drop(g.acquire(Family::Qps, Priority::Write, far()).await.unwrap());
+        assert!(start.elapsed() >= Duration::from_secs(3599), "{:?}", start.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn throttle_without_hint_backs_off_exponentially() {
         let g = RateGovernor::new(limits());
         let p = g.acquire(Family::Qps, Priority::Write, far()).await.unwrap();
