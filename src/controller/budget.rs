@@ -12,13 +12,10 @@ use super::accounts::ResolvedAccount;
 use super::observer::ObserverHub;
 use crate::crd::account::Budget;
 use crate::qualys::Family;
-use crate::qualys::share::ShareSetting;
+use crate::qualys::share::{Priority, ShareSetting};
 
 /// Percent of the reported limit the operator takes when the spec says nothing.
 pub const DEFAULT_PERCENT: u8 = 50;
-/// Part of the share observation may use: the rest stays free for writes
-/// (the governor holds routine observation to the same part).
-const OBSERVATION_PART: f64 = 0.8;
 
 /// The governor's share setting for `spec.budget`.
 pub fn share_setting(budget: Option<&Budget>) -> ShareSetting {
@@ -29,12 +26,14 @@ pub fn share_setting(budget: Option<&Budget>) -> ShareSetting {
 }
 
 /// The interval at which observing every kind (`calls_per_cycle` calls)
-/// stays within its part of the share: the wished-for `requested`, or longer.
+/// stays within the part of the share the governor lets routine observation
+/// fill (the rest stays free for writes), so it is never held there: the
+/// wished-for `requested`, or longer.
 pub fn observation_interval(requested: Duration, calls_per_cycle: u32, share_per_hour: Option<f64>) -> Duration {
     let Some(share) = share_per_hour.filter(|s| *s > 0.0) else {
         return requested;
     };
-    let needed = f64::from(calls_per_cycle) * 3600.0 / (share * OBSERVATION_PART);
+    let needed = f64::from(calls_per_cycle) * 3600.0 / (share * Priority::Observation.part());
     // Whole seconds: status shows it, and sub-second precision buys nothing.
     requested.max(Duration::from_secs(needed.ceil() as u64))
 }
@@ -116,7 +115,7 @@ mod tests {
                 let every = observation_interval(ten_minutes, calls, Some(share));
                 let per_hour = f64::from(calls) * 3600.0 / every.as_secs_f64();
                 assert!(
-                    per_hour <= share * OBSERVATION_PART + 1e-9,
+                    per_hour <= share * Priority::Observation.part() + 1e-9,
                     "{calls} calls every {every:?} = {per_hour}/h > {share}/h"
                 );
             }

@@ -32,19 +32,11 @@ pub enum Priority {
 
 impl Priority {
     /// The part of the share calls of this priority may fill.
-    fn part(self) -> f64 {
+    pub fn part(self) -> f64 {
         match self {
             Self::Observation => 0.8,
             Self::Changed => 0.9,
             Self::Write => 1.0,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Observation => "observation",
-            Self::Changed => "changed",
-            Self::Write => "write",
         }
     }
 }
@@ -72,12 +64,6 @@ pub struct ShareSetting {
 }
 
 impl ShareSetting {
-    /// The whole limit: the CLI, which a person runs and watches.
-    pub const WHOLE: Self = Self {
-        calls_per_hour: None,
-        percent: 100,
-    };
-
     /// Calls per hour; `None` while Qualys has not reported a limit and no
     /// fixed number is set (then nothing is capped or stretched).
     pub fn per_hour(&self, reported: Option<&RateHeaders>) -> Option<f64> {
@@ -163,10 +149,6 @@ impl ShareUse {
 impl Share {
     pub fn set(&self, setting: Option<ShareSetting>) {
         self.lock().setting = setting;
-    }
-
-    pub fn setting(&self) -> Option<ShareSetting> {
-        self.lock().setting
     }
 
     /// Counts a call of `priority` as leaving now if it fits.
