@@ -224,22 +224,30 @@ impl ObserverHub {
         Arc::new(merged)
     }
 
-    /// While the operator is still writing to `account` (its last write
-    /// finished less than `quiet` ago), how long until it has been quiet
-    /// that long. Reads that confirm writes wait for the quiet: writes go
-    /// first, and one refresh after them confirms every object they wrote.
-    pub fn writing(&self, account: &str, quiet: Duration) -> Option<Duration> {
-        let last = *self.last_write.lock().unwrap_or_else(|e| e.into_inner()).get(account)?;
-        quiet.checked_sub(last.elapsed()).filter(|left| !left.is_zero())
+    /// Whether the operator is still writing to `account`: its last write
+    /// finished less than `quiet` ago.
+    fn writing(&self, account: &str, quiet: Duration) -> bool {
+        let last = self
+            .last_write
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(account)
+            .copied();
+        last.is_some_and(|last| last.elapsed() < quiet)
     }
 
-    /// The snapshot to plan from while the operator is writing to `account`,
-    /// instead of refreshing: the one last read, as long as a refresh would
+    /// The snapshot to plan from instead of refreshing while the operator
+    /// is writing to `account` (a write finished less than `quiet` ago):
+    /// writes go first, and one refresh after they pause confirms every
+    /// object they wrote. It is the one last read, as long as a refresh would
     /// cost more than 1/40 of the writes it would catch up on (its pages
-    /// counted with those writes). Refreshes during a long run of writes so
+    /// counted with those writes), so refreshes during a long run of writes
     /// spend at most 2.5% of it; none before the first read.
-    pub fn while_writing(&self, account: &str, kind: Kind) -> Option<Seen> {
+    pub fn while_writing(&self, account: &str, kind: Kind, quiet: Duration) -> Option<Seen> {
         const WRITES_PER_REFRESH_CALL: usize = 40;
+        if !self.writing(account, quiet) {
+            return None;
+        }
         let slot = self.slot(account, kind);
         let (snapshot, started) = slot.current()?;
         let written = slot.writes.lock().unwrap_or_else(|e| e.into_inner()).len();

@@ -521,25 +521,23 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     }
     // While Qualys is still synchronising a new object, accept only a recent
     // snapshot: one batched refresh serves every object that is creating.
-    let max_age = if was_creating(&object) {
+    let creating = was_creating(&object);
+    let max_age = if creating {
         shared.settings.creating_requeue.min(resync)
     } else {
         resync
     };
     // Writes first: while the operator is writing to this account, objects
-    // are planned from what was last read (a refresh during a run of writes
-    // costs at most 2.5% of it), and one refresh after the writes pause
-    // confirms every object they wrote. A create planned so cannot duplicate
-    // the operator's own writes (claims and markers record them); only an
-    // object made outside the operator meanwhile goes unseen until then.
-    let while_writing = (!pending && !deleting)
-        .then(|| {
-            shared
-                .observers
-                .writing(&account.key, super::budget::confirm_quiet(&account))
-        })
-        .flatten()
-        .and_then(|_| shared.observers.while_writing(&account.key, ctx.kind));
+    // are planned from what was last read. A create planned so cannot
+    // duplicate the operator's own writes (claims and markers record them);
+    // only an object made outside the operator meanwhile goes unseen until
+    // the refresh after the writes.
+    let while_writing = if pending || deleting {
+        None
+    } else {
+        let quiet = super::budget::confirm_quiet(&account);
+        shared.observers.while_writing(&account.key, ctx.kind, quiet)
+    };
     let seen = if let Some(seen) = while_writing {
         seen
     } else if desired.paused && !deleting {
@@ -548,7 +546,7 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     } else {
         // Objects whose spec changed, or that wait for their write to be
         // confirmed, read before routine observation.
-        let priority = if deleting || was_creating(&object) || spec_changed(&object) {
+        let priority = if deleting || creating || spec_changed(&object) {
             Priority::Changed
         } else {
             Priority::Observation
