@@ -254,14 +254,16 @@ fn candidate(
     status: Option<&QualysStatus>,
     settings: &crate::crd::ConnectorSettings,
 ) -> Vec<MemberCandidate> {
+    let waiting = !has_connector(o, status);
     account
         .map(|account| MemberCandidate {
             kind,
             name: o.meta().name.clone().unwrap_or_default(),
             labels: labels_of(o),
             account,
-            waiting: !has_connector(o, status),
-            stalled: !has_connector(o, status) && status.is_some_and(|s| s.last_error.is_some()),
+            waiting,
+            // A create that reported an error: nothing to wait for.
+            stalled: waiting && status.is_some_and(|s| s.last_error.is_some()),
             // Apps not managed by the spec: what Qualys reports decides.
             cloudview: settings.apps.as_ref().map(|apps| {
                 apps.iter().any(|a| {

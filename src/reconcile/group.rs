@@ -224,6 +224,18 @@ mod tests {
         }
     }
 
+    /// A group whose members are the connectors `selector` matches.
+    fn selecting(selector: LabelSelector) -> ConnectorGroupSpec {
+        ConnectorGroupSpec {
+            name: None,
+            members: GroupMembers {
+                connectors: Vec::new(),
+                selector: Some(selector),
+                accounts: Vec::new(),
+            },
+            management: Default::default(),
+        }
+    }
     #[test]
     fn members_come_from_refs_selector_and_accounts_without_duplicates() {
         let spec = ConnectorGroupSpec {
@@ -266,18 +278,10 @@ mod tests {
 
     #[test]
     fn members_without_a_connector_yet_wait() {
-        let spec = ConnectorGroupSpec {
-            name: None,
-            members: GroupMembers {
-                connectors: Vec::new(),
-                selector: Some(LabelSelector {
-                    match_labels: Some([("team".to_string(), "platform".to_string())].into()),
-                    ..LabelSelector::default()
-                }),
-                accounts: Vec::new(),
-            },
-            management: Default::default(),
-        };
+        let spec = selecting(LabelSelector {
+            match_labels: Some([("team".to_string(), "platform".to_string())].into()),
+            ..LabelSelector::default()
+        });
         let waiting = |c: MemberCandidate| MemberCandidate { waiting: true, ..c };
         let candidates = [
             candidate(MemberKind::AwsConnector, "ready", "platform", "1"),
@@ -288,19 +292,30 @@ mod tests {
         let group = resolve(&spec, "obj", &candidates);
         assert_eq!(group.members, ["AWS:1"]);
         assert_eq!(group.waiting, [("AWS:2".to_string(), "AwsConnector/new".to_string())]);
+        assert_eq!(group.creating, 1, "the twin's account exists: nothing to wait for");
+    }
+
+    #[test]
+    fn a_member_whose_create_failed_is_not_waited_for() {
+        let spec = selecting(LabelSelector::default());
+        let waiting = |c: MemberCandidate, stalled| MemberCandidate {
+            waiting: true,
+            stalled,
+            ..c
+        };
+        let candidates = [
+            waiting(candidate(MemberKind::AwsConnector, "coming", "t", "1"), false),
+            waiting(candidate(MemberKind::AwsConnector, "refused", "t", "2"), true),
+        ];
+        let group = resolve(&spec, "obj", &candidates);
+        // Both are neither added nor removed; only one holds additions back.
+        assert_eq!(group.waiting.len(), 2, "{:?}", group.waiting);
+        assert_eq!(group.creating, 1);
     }
 
     #[test]
     fn members_whose_spec_leaves_apps_out_are_judged_by_what_qualys_reports() {
-        let spec = ConnectorGroupSpec {
-            name: None,
-            members: GroupMembers {
-                connectors: Vec::new(),
-                selector: Some(LabelSelector::default()),
-                accounts: Vec::new(),
-            },
-            management: Default::default(),
-        };
+        let spec = selecting(LabelSelector::default());
         let unstated = |c: MemberCandidate| MemberCandidate { cloudview: None, ..c };
         let candidates = [
             unstated(candidate(MemberKind::AwsConnector, "has-csa", "t", "1")),
@@ -323,15 +338,7 @@ mod tests {
 
     #[test]
     fn members_without_a_cloudview_app_are_held_back() {
-        let spec = ConnectorGroupSpec {
-            name: None,
-            members: GroupMembers {
-                connectors: Vec::new(),
-                selector: Some(LabelSelector::default()),
-                accounts: Vec::new(),
-            },
-            management: Default::default(),
-        };
+        let spec = selecting(LabelSelector::default());
         let no_app = |c: MemberCandidate| MemberCandidate {
             cloudview: Some(false),
             ..c

@@ -351,23 +351,12 @@ fn hold_additions(changes: &mut Vec<FieldChange>, creating: usize) -> Option<Str
         return None;
     }
     let mut held = None;
-    changes.retain_mut(|c| {
-        if c.path != "spec.members" {
-            return true;
-        }
-        let before = string_list(&c.before);
-        let after = string_list(&c.after);
+    edit_members(changes, |before, after| {
         let added = after.iter().filter(|m| !before.contains(m)).count();
-        if added == 0 || (added >= before.len() && added >= creating) {
-            return true;
+        if added > 0 && (added < before.len() || added < creating) {
+            held = Some(added);
+            after.retain(|m| before.contains(m));
         }
-        held = Some(added);
-        let kept: Vec<String> = after.into_iter().filter(|m| before.contains(m)).collect();
-        if kept.len() == before.len() {
-            return false;
-        }
-        c.after = Some(Value::Array(kept.into_iter().map(Value::String).collect()));
-        true
     });
     held.map(|added| {
         format!("{added} member(s) to add are held until the {creating} member(s) still being created exist, so one write adds them all")
@@ -375,15 +364,24 @@ fn hold_additions(changes: &mut Vec<FieldChange>, creating: usize) -> Option<Str
 }
 
 /// Members Qualys lists that `keep` selects are never removed by a
-/// `spec.members` change; a change left with nothing to do is dropped.
+/// `spec.members` change.
 fn keep_members(changes: &mut Vec<FieldChange>, keep: impl Fn(&str) -> bool) {
+    edit_members(changes, |before, after| {
+        after.extend(before.iter().filter(|m| keep(m)).cloned());
+    });
+}
+
+/// Rewrites the wanted list of a `spec.members` change (`edit` gets the
+/// listed members and the wanted ones); a change left with nothing to do is
+/// dropped.
+fn edit_members(changes: &mut Vec<FieldChange>, mut edit: impl FnMut(&[String], &mut Vec<String>)) {
     changes.retain_mut(|c| {
         if c.path != "spec.members" {
             return true;
         }
         let mut before = string_list(&c.before);
         let mut after = string_list(&c.after);
-        after.extend(before.iter().filter(|m| keep(m)).cloned());
+        edit(&before, &mut after);
         after.sort();
         after.dedup();
         before.sort();
