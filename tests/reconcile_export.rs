@@ -38,6 +38,18 @@ async fn export(sim: &SimHandle, dir: &Path, extra: &[&str]) -> (i32, String, St
     )
 }
 
+/// Exports everything into a fresh directory and returns it (kept alive by
+/// the `TempDir`) with the Qualys calls the export made and its output.
+async fn export_counted(sim: &SimHandle) -> (tempfile::TempDir, std::path::PathBuf, u64, String) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("exported");
+    sim.reset_counters();
+    let (code, stdout, stderr) = export(sim, &out, &[]).await;
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let calls = sim.counters().iter().map(|c| c.count).sum();
+    (dir, out, calls, stdout)
+}
+
 /// Connectors made by hand in every shape the plan must take back unchanged.
 fn populate(sim: &SimHandle, n: usize) {
     let tenant = tenant(sim);
@@ -97,12 +109,7 @@ async fn export_then_plan_is_empty_but_for_secret_notes_and_apply_writes_nothing
         .unwrap_or_else(|e| panic!("{e}"));
     populate(&env.sim, 40);
 
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let out = dir.path().join("exported");
-    env.sim.reset_counters();
-    let (code, stdout, stderr) = export(&env.sim, &out, &[]).await;
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
-    let calls: u64 = env.sim.counters().iter().map(|c| c.count).sum();
+    let (_dir, out, calls, _) = export_counted(&env.sim).await;
     // ceil(N/100) per connector kind + org list, get and members + groups + global scan.
     assert!(
         calls <= 4 + 3 + 1 + 1 + 2,
@@ -211,15 +218,10 @@ async fn a_large_subscription_in_every_shape_exports_to_manifests_that_adopt_wit
     let mut env = Env::on(sim, workspace(example_documents()));
     let seeded = seed_every_shape(&env.sim, &env.tenant, LARGE).await;
 
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let out = dir.path().join("exported");
-    env.sim.reset_counters();
-    let (code, stdout, stderr) = export(&env.sim, &out, &[]).await;
-    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let (_dir, out, calls, stdout) = export_counted(&env.sim).await;
 
     // The bound: ceil(N/100) per kind, plus one per org connector and
     // per group detail (and the one token the gateway needs).
-    let calls: u64 = env.sim.counters().iter().map(|c| c.count).sum();
     let listed: u64 = seeded.listed.values().map(|n| pages(*n)).sum();
     let bound = listed + pages(seeded.orgs) + pages(seeded.groups) + 1 + seeded.orgs as u64 + seeded.groups as u64 + 1;
     let mut counters = env.sim.counters();

@@ -234,7 +234,8 @@ pub struct RateLimitStatus {
     /// above `budgetPerHour` (the share is a hard cap, not a target).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_per_hour: Option<u32>,
-    /// The longest any call waited for the share in the last window, in
+    /// The longest any call waited for budget in the last window (the
+    /// share, a pause Qualys asked for, or a free concurrent call), in
     /// seconds: how far the budget holds the operator back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_wait_seconds: Option<u32>,

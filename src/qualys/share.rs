@@ -93,7 +93,7 @@ struct ShareState {
     setting: Option<ShareSetting>,
     /// When each call inside the current window left, oldest first.
     sent: VecDeque<Instant>,
-    /// The longest any call waited for the share in the last window.
+    /// The longest any call waited for budget (its share, a pause Qualys asked for, or a free concurrent call) in the last window.
     longest_wait: Option<(Duration, Instant)>,
     /// The window the cap was last applied over.
     window: Duration,
@@ -134,7 +134,8 @@ pub struct ShareUse {
     pub window: Duration,
     /// Calls the operator made in the last window.
     pub used: u32,
-    /// The longest a call waited for the share in the last window.
+    /// The longest a call waited for budget (its share, a pause Qualys asked for, or a free concurrent call)
+    /// in the last window.
     pub longest_wait: Duration,
 }
 
@@ -173,7 +174,7 @@ impl Share {
         Verdict::WaitUntil(frees.max(now + Duration::from_millis(10)))
     }
 
-    /// Records that a call waited `waited` for the share.
+    /// Records that a call waited `waited` for budget (its share, a pause Qualys asked for, or a free concurrent call).
     pub(super) fn waited(&self, waited: Duration, now: Instant) {
         let mut s = self.lock();
         let window = s.window;
