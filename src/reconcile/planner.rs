@@ -139,7 +139,8 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
         // Members whose spec leaves apps out are judged by what Qualys reports.
         Model::Group(g) if !g.apps_unknown.is_empty() => {
             let mut g = g.clone();
-            g.judge_reported_apps(|key| snap.reports_cloudview_member(key));
+            let reported = snap.cloudview_member_keys();
+            g.judge_reported_apps(|key| reported.contains(key));
             judged = DesiredObject {
                 model: Model::Group(g),
                 ..obj.clone()

@@ -3,7 +3,7 @@
 //! gateway forces: its list carries no tenant or settings, so each listed org
 //! is read once (organizations are few per account).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use super::connector;
@@ -89,9 +89,11 @@ impl Snapshot {
         }
     }
 
-    /// Whether Qualys lists a connector for group member KEY
-    /// (`CLOUD:account`) with an app that makes CloudView know it.
-    pub fn reports_cloudview_member(&self, key: &str) -> bool {
+    /// Group member keys (`CLOUD:account`) for which Qualys lists a
+    /// connector with an app that makes CloudView know it. Built once per
+    /// plan: a group judging many members must not scan every connector for
+    /// each of them.
+    pub fn cloudview_member_keys(&self) -> HashSet<String> {
         [
             (CloudKind::Aws, "AWS"),
             (CloudKind::Azure, "AZURE"),
@@ -103,12 +105,11 @@ impl Snapshot {
                 .get(&cloud)
                 .into_iter()
                 .flatten()
-                .map(move |c| (cloud, name, c))
+                .filter(|c| c.apps.iter().flatten().any(|a| super::build::is_cloudview_app(&a.name)))
+                .filter_map(move |c| connector::observed_key(cloud, c))
+                .map(move |account| super::desired::member_key(name, &account))
         })
-        .filter(|(cloud, name, c)| {
-            connector::observed_key(*cloud, c).is_some_and(|account| super::desired::member_key(name, &account) == key)
-        })
-        .any(|(_, _, c)| c.apps.iter().flatten().any(|a| super::build::is_cloudview_app(&a.name)))
+        .collect()
     }
 
     /// What this snapshot lists for `kind`, for identity resolution.
