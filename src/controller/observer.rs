@@ -240,11 +240,12 @@ impl ObserverHub {
     /// is writing to `account` (a write finished less than `quiet` ago):
     /// writes go first, and one refresh after they pause confirms every
     /// object they wrote. It is the one last read, as long as a refresh would
-    /// cost more than 1/40 of the writes it would catch up on (its pages
-    /// counted with those writes), so refreshes during a long run of writes
-    /// spend at most 2.5% of it; none before the first read.
+    /// cost more than 1/80 of the writes it would catch up on (its pages
+    /// counted with those writes: a kind refreshes after 80 writes, then
+    /// about every time it has grown fivefold), so refreshes during a long
+    /// run of writes spend about 1.5% of it; none before the first read.
     pub fn while_writing(&self, account: &str, kind: Kind, quiet: Duration) -> Option<Seen> {
-        const WRITES_PER_REFRESH_CALL: usize = 40;
+        const WRITES_PER_REFRESH_CALL: usize = 80;
         if !self.writing(account, quiet) {
             return None;
         }
@@ -336,6 +337,36 @@ mod tests {
         );
         assert!(hub.read_after_write("a", Kind::Aws, "8", &before), "never written here");
         assert!(hub.read_after_write("b", Kind::Aws, "7", &before), "another account");
+    }
+
+    #[test]
+    fn while_writing_the_last_read_serves_until_a_refresh_is_worth_80_writes() {
+        let hub = ObserverHub::new(Duration::from_secs(1));
+        let quiet = Duration::from_secs(60);
+        assert!(hub.while_writing("a", Kind::Aws, quiet).is_none(), "nothing written");
+        hub.record_write("a", Kind::Aws, Some("0"));
+        assert!(
+            hub.while_writing("a", Kind::Aws, quiet).is_none(),
+            "never read: a read it is"
+        );
+        *hub.slot("a", Kind::Aws).entry.lock().unwrap_or_else(|e| e.into_inner()) = Some(Entry {
+            snapshot: Arc::new(snapshot(&[("x", "SUCCESS")])),
+            started: Instant::now(),
+        });
+        for id in 1..79 {
+            hub.record_write("a", Kind::Aws, Some(&id.to_string()));
+        }
+        assert!(hub.while_writing("a", Kind::Aws, quiet).is_some(), "79 writes");
+        hub.record_write("a", Kind::Aws, Some("79"));
+        assert!(
+            hub.while_writing("a", Kind::Aws, quiet).is_none(),
+            "80 writes pay for a one-page refresh"
+        );
+        assert!(
+            hub.while_writing("a", Kind::Aws, Duration::ZERO).is_none(),
+            "writes have paused: read"
+        );
+        assert!(hub.while_writing("b", Kind::Aws, quiet).is_none(), "another account");
     }
 
     #[test]

@@ -343,24 +343,21 @@ fn keep_waiting_members(changes: &mut Vec<FieldChange>, waiting: &[(String, Stri
 }
 
 /// While `creating` members are still being created, additions wait for
-/// them so one membership write adds many: they go out early only when they
-/// are at least as many as the members Qualys lists and as those still being
-/// created (about two writes per group however many members it gets, half of
-/// them granted halfway). Removals are never held.
+/// them, so one membership write (one call per cloud type) adds them all
+/// instead of one per member as they appear. Removals are never held. A
+/// member whose create failed is not counted (see `MemberCandidate::stalled`).
 fn hold_additions(changes: &mut Vec<FieldChange>, creating: usize) -> Option<String> {
     if creating == 0 {
         return None;
     }
-    let mut held = None;
+    let mut held = 0;
     edit_members(changes, |before, after| {
-        let added = after.iter().filter(|m| !before.contains(m)).count();
-        if added > 0 && (added < before.len() || added < creating) {
-            held = Some(added);
-            after.retain(|m| before.contains(m));
-        }
+        let count = after.len();
+        after.retain(|m| before.contains(m));
+        held = count - after.len();
     });
-    held.map(|added| {
-        format!("{added} member(s) to add are held until the {creating} member(s) still being created exist, so one write adds them all")
+    (held > 0).then(|| {
+        format!("{held} member(s) to add are held until the {creating} member(s) still being created exist, so one write adds them all")
     })
 }
 
@@ -572,10 +569,10 @@ mod tests {
         let mut changes = vec![members_change(&listed, &["AWS:a", "AWS:b", "AWS:c", "AWS:e"])];
         assert!(hold_additions(&mut changes, 3).is_some());
         assert_eq!(string_list(&changes[0].after), ["AWS:a", "AWS:b", "AWS:c"]);
-        // Additions that would double the group and outnumber those to come go.
+        // However many are ready, they wait for the rest.
         let mut changes = vec![members_change(&["AWS:a"], &["AWS:a", "AWS:b", "AWS:c"])];
-        assert_eq!(hold_additions(&mut changes, 2), None);
-        assert_eq!(string_list(&changes[0].after), ["AWS:a", "AWS:b", "AWS:c"]);
+        assert!(hold_additions(&mut changes, 1).is_some());
+        assert!(changes.is_empty(), "{changes:?}");
         // Nothing being created: nothing held.
         let mut changes = vec![members_change(&listed, &["AWS:a", "AWS:b", "AWS:c", "AWS:d", "AWS:e"])];
         assert_eq!(hold_additions(&mut changes, 0), None);
