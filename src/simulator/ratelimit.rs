@@ -1,4 +1,5 @@
-//! Per-user call budget: a fixed window of `limit` calls plus a cap on calls in flight,
+//! Per-user call budget: a fixed window of `limit` calls plus a cap on calls in flight
+//! per API ("about 2 calls per API per subscription", real-world notes §8),
 //! reported in the `X-RateLimit-*` / `X-Concurrency-Limit-*` headers.
 
 use std::collections::BTreeMap;
@@ -14,7 +15,8 @@ use super::config::RateLimitConfig;
 struct Usage {
     window_start: Millis,
     used: u32,
-    running: u32,
+    /// Calls in flight, per API.
+    running: BTreeMap<&'static str, u32>,
 }
 
 /// What the headers of one response say.
@@ -78,8 +80,9 @@ impl RateLimiter {
         self.usage.clear();
     }
 
-    /// Counts a call that starts now; an admitted call must be `release`d when it ends.
-    pub fn admit(&mut self, user: &str, now: Millis) -> Decision {
+    /// Counts a call to `api` that starts now; an admitted call must be
+    /// `release`d when it ends.
+    pub fn admit(&mut self, user: &str, api: &'static str, now: Millis) -> Decision {
         let cfg = &self.config;
         let window_ms = i64::try_from(cfg.window_sec)
             .unwrap_or(i64::MAX / 2)
@@ -91,13 +94,14 @@ impl RateLimiter {
             usage.used = 0;
         }
         let window_left_sec = u64::try_from((usage.window_start + window_ms - now + 999) / 1000).unwrap_or(0);
+        let running = usage.running.get(api).copied().unwrap_or(0);
         let mut headers = RateHeaders {
             limit: cfg.limit,
             window_sec: cfg.window_sec,
             remaining: cfg.limit.saturating_sub(usage.used),
             to_wait_sec: 0,
             concurrency_limit: cfg.concurrency,
-            running: usage.running,
+            running,
         };
         if usage.used >= cfg.limit {
             headers.to_wait_sec = window_left_sec.max(1);
@@ -106,7 +110,7 @@ impl RateLimiter {
                 concurrency: false,
             };
         }
-        if usage.running >= cfg.concurrency {
+        if running >= cfg.concurrency {
             headers.to_wait_sec = 1;
             return Decision::Rejected {
                 headers,
@@ -114,15 +118,15 @@ impl RateLimiter {
             };
         }
         usage.used += 1;
-        usage.running += 1;
+        usage.running.insert(api, running + 1);
         headers.remaining = cfg.limit - usage.used;
-        headers.running = usage.running;
+        headers.running = running + 1;
         Decision::Admitted(headers)
     }
 
-    pub fn release(&mut self, user: &str) {
-        if let Some(usage) = self.usage.get_mut(user) {
-            usage.running = usage.running.saturating_sub(1);
+    pub fn release(&mut self, user: &str, api: &'static str) {
+        if let Some(running) = self.usage.get_mut(user).and_then(|u| u.running.get_mut(api)) {
+            *running = running.saturating_sub(1);
         }
     }
 
@@ -143,15 +147,36 @@ mod tests {
             concurrency: 1,
             gateway_empty_headers: false,
         });
-        assert!(matches!(rl.admit("a", 0), Decision::Admitted(h) if h.remaining == 1));
-        assert!(matches!(rl.admit("a", 0), Decision::Rejected { concurrency: true, .. }));
-        rl.release("a");
-        assert!(matches!(rl.admit("a", 1_000), Decision::Admitted(h) if h.remaining == 0));
-        rl.release("a");
+        assert!(matches!(rl.admit("a", "qps", 0), Decision::Admitted(h) if h.remaining == 1));
+        assert!(matches!(
+            rl.admit("a", "qps", 0),
+            Decision::Rejected { concurrency: true, .. }
+        ));
+        rl.release("a", "qps");
+        assert!(matches!(rl.admit("a", "qps", 1_000), Decision::Admitted(h) if h.remaining == 0));
+        rl.release("a", "qps");
         assert!(
-            matches!(rl.admit("a", 2_000), Decision::Rejected { concurrency: false, headers } if headers.to_wait_sec == 8)
+            matches!(rl.admit("a", "qps", 2_000), Decision::Rejected { concurrency: false, headers } if headers.to_wait_sec == 8)
         );
-        assert!(matches!(rl.admit("b", 2_000), Decision::Admitted(_)));
-        assert!(matches!(rl.admit("a", 10_000), Decision::Admitted(_)));
+        assert!(matches!(rl.admit("b", "qps", 2_000), Decision::Admitted(_)));
+        assert!(matches!(rl.admit("a", "qps", 10_000), Decision::Admitted(_)));
+    }
+
+    #[test]
+    fn concurrency_is_per_api_and_the_window_per_user() {
+        let mut rl = RateLimiter::new(RateLimitConfig {
+            limit: 2,
+            window_sec: 10,
+            concurrency: 1,
+            gateway_empty_headers: false,
+        });
+        assert!(matches!(rl.admit("a", "qps", 0), Decision::Admitted(_)));
+        // Another API runs beside it; both spend the one window.
+        assert!(matches!(rl.admit("a", "gateway", 0), Decision::Admitted(h) if h.remaining == 0 && h.running == 1));
+        rl.release("a", "gateway");
+        assert!(matches!(
+            rl.admit("a", "gateway", 0),
+            Decision::Rejected { concurrency: false, .. }
+        ));
     }
 }

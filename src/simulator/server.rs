@@ -186,6 +186,16 @@ enum Family {
 }
 
 impl Family {
+    /// The API whose concurrent calls Qualys counts together.
+    fn api(self) -> &'static str {
+        match self {
+            Family::Qps => "qps",
+            Family::Gateway => "gateway",
+            Family::CloudView => "cloudview",
+            Family::Auth => "auth",
+        }
+    }
+
     fn of(path: &str) -> Option<Self> {
         if path.starts_with("/qps/") || path.starts_with("/r/qps/") {
             Some(Family::Qps)
@@ -344,11 +354,12 @@ fn rate_rejection(
 struct Slot<'a> {
     shared: &'a Shared,
     user: String,
+    api: &'static str,
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.shared.lock().rate.release(&self.user);
+        self.shared.lock().rate.release(&self.user, self.api);
     }
 }
 
@@ -367,12 +378,13 @@ async fn process(shared: &Shared, incoming: &Incoming, route: &str) -> Response 
     let mut slot = None;
     let mut rate_headers = None;
     if let Some(user) = user {
-        let decision = shared.lock().rate.admit(&user.name, shared.clock.now());
+        let decision = shared.lock().rate.admit(&user.name, family.api(), shared.clock.now());
         match decision {
             Decision::Admitted(headers) => {
                 slot = Some(Slot {
                     shared,
                     user: user.name.clone(),
+                    api: family.api(),
                 });
                 rate_headers = Some(headers);
             }
