@@ -322,6 +322,38 @@ fn e2e_a_hung_search_blocks_neither_new_objects_nor_an_orphan_deletion() {
     assert_eq!(env.sim_aws_for("560000000002").len(), 1);
 }
 
+#[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
+fn e2e_a_spec_change_reaches_qualys_while_every_search_hangs() {
+    if !e2e() {
+        return;
+    }
+    let mut env = Env::new("changewrite");
+    env.start_operator(short_timeouts());
+    env.apply_account();
+    env.apply(&aws("edited", "560000000011", ""));
+    let id = external_id(&env.wait_ready("awsconnector", "edited", READY));
+    // Observation cannot get through (as when it fills the budget) and the
+    // last read grows older than the resync interval.
+    env.sim.add_fault(FaultRule::new(AWS_SEARCH, FaultAction::Hang));
+    std::thread::sleep(RESYNC * 2);
+    let started = Instant::now();
+    env.apply(&aws("edited", "560000000011", "  description: changed in Git\n"));
+    wait_for("the changed description in Qualys", Duration::from_secs(15), || {
+        let c = env.sim_connector(&id).ok_or("gone")?;
+        match str_at(&c, "/description") {
+            "changed in Git" => Ok(()),
+            other => Err(format!("description {other:?}")),
+        }
+    });
+    println!(
+        "spec change written {:?} after the apply, searches hanging",
+        started.elapsed()
+    );
+    env.sim.clear_faults();
+    env.wait_ready("awsconnector", "edited", READY);
+}
+
 // ---------------------------------------------------------------------------
 // 7. Waste
 

@@ -199,13 +199,16 @@ impl ObserverHub {
 
     /// The snapshot as last read, without reading Qualys (empty before the first read).
     pub fn cached(&self, account: &str, kind: Kind) -> Seen {
-        match self.slot(account, kind).current() {
-            Some((snapshot, started)) => Seen { snapshot, started },
-            None => Seen {
-                snapshot: Arc::default(),
-                started: Instant::now(),
-            },
-        }
+        self.last_read(account, kind).unwrap_or_else(|| Seen {
+            snapshot: Arc::default(),
+            started: Instant::now(),
+        })
+    }
+
+    /// The snapshot as last read, if Qualys was ever read for it.
+    pub fn last_read(&self, account: &str, kind: Kind) -> Option<Seen> {
+        let (snapshot, started) = self.slot(account, kind).current()?;
+        Some(Seen { snapshot, started })
     }
 
     /// SNAPSHOT with the connectors last read for the group member kinds (no

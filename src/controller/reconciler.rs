@@ -538,7 +538,17 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         let quiet = super::budget::confirm_quiet(&account);
         shared.observers.while_writing(&account.key, ctx.kind, quiet)
     };
+    // A changed spec of an object Qualys holds is planned from the last read
+    // too: its write does not wait for observation, which may be what fills
+    // the share. (A new object still reads: its create must not duplicate
+    // one made since.)
+    let changed_known = !pending && !deleting && spec_changed(&object) && desired.recorded.external_id.is_some();
     let seen = if let Some(seen) = while_writing {
+        seen
+    } else if let Some(seen) = changed_known
+        .then(|| shared.observers.last_read(&account.key, ctx.kind))
+        .flatten()
+    {
         seen
     } else if desired.paused && !deleting {
         // A paused object reads nothing: it shows what was last seen.
