@@ -527,28 +527,24 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     } else {
         resync
     };
-    // Writes first: while the operator is writing to this account, objects
-    // are planned from what was last read. A create planned so cannot
-    // duplicate the operator's own writes (claims and markers record them);
-    // only an object made outside the operator meanwhile goes unseen until
-    // the refresh after the writes.
-    let while_writing = if pending || deleting {
+    // Planned from the last read, without waiting for a refresh:
+    // - a changed spec of an object Qualys holds: its write does not wait
+    //   for observation, which may be what fills the share;
+    // - anything while the operator is writing to this account: writes go
+    //   first, and one refresh after they pause confirms what they wrote.
+    // A create planned so cannot duplicate the operator's own writes (claims
+    // and markers record them); only an object made outside the operator
+    // meanwhile goes unseen until that refresh. Deletions and unanswered
+    // creates always read.
+    let last_read = if pending || deleting {
         None
+    } else if spec_changed(&object) && desired.recorded.external_id.is_some() {
+        shared.observers.last_read(&account.key, ctx.kind)
     } else {
         let quiet = super::budget::confirm_quiet(&account);
         shared.observers.while_writing(&account.key, ctx.kind, quiet)
     };
-    // A changed spec of an object Qualys holds is planned from the last read
-    // too: its write does not wait for observation, which may be what fills
-    // the share. (A new object still reads: its create must not duplicate
-    // one made since.)
-    let changed_known = !pending && !deleting && spec_changed(&object) && desired.recorded.external_id.is_some();
-    let seen = if let Some(seen) = while_writing {
-        seen
-    } else if let Some(seen) = changed_known
-        .then(|| shared.observers.last_read(&account.key, ctx.kind))
-        .flatten()
-    {
+    let seen = if let Some(seen) = last_read {
         seen
     } else if desired.paused && !deleting {
         // A paused object reads nothing: it shows what was last seen.
