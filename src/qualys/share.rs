@@ -39,6 +39,19 @@ impl Priority {
             Self::Write => 1.0,
         }
     }
+
+    /// Calls of this priority a window of `cap` calls may hold: its part,
+    /// but always at least one call fewer than the next priority up (when
+    /// the cap allows), so that even a small share keeps a call free for
+    /// each higher priority instead of rounding the difference away.
+    fn calls_in(self, cap: f64) -> usize {
+        let own = (cap * self.part()).floor().max(1.0) as usize;
+        match self {
+            Self::Write => own,
+            Self::Changed => own.min(Self::Write.calls_in(cap).saturating_sub(1)).max(1),
+            Self::Observation => own.min(Self::Changed.calls_in(cap).saturating_sub(1)).max(1),
+        }
+    }
 }
 
 tokio::task_local! {
@@ -163,7 +176,7 @@ impl Share {
         // The parts nest (80% < 90% < 100%): whenever a higher priority
         // waits, every lower one waits too, so a write never queues behind
         // observation.
-        let part = (cap * priority.part()).floor().max(1.0) as usize;
+        let part = priority.calls_in(cap);
         if s.sent.len() < part {
             s.sent.push_back(now);
             return Verdict::Go;
@@ -307,6 +320,28 @@ mod tests {
         assert_eq!(share.usage(None).map(|u| u.longest_wait), Some(Duration::from_secs(3)));
         tokio::time::advance(Duration::from_secs(3601)).await;
         assert_eq!(share.usage(None).map(|u| u.longest_wait), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn a_small_share_still_keeps_a_call_for_each_higher_priority() {
+        // 1,600 calls per hour in a 15 s window: 6.67 calls.
+        let cap = 1600.0 * 15.0 / 3600.0;
+        let calls = |p: Priority| p.calls_in(cap);
+        assert_eq!(
+            (
+                calls(Priority::Observation),
+                calls(Priority::Changed),
+                calls(Priority::Write)
+            ),
+            (4, 5, 6)
+        );
+        // Large shares keep their percentages.
+        assert_eq!(
+            (Priority::Observation.calls_in(150.0), Priority::Changed.calls_in(150.0)),
+            (120, 135)
+        );
+        // A share of one call cannot reserve anything.
+        assert_eq!(Priority::Observation.calls_in(1.0), 1);
     }
 
     #[test]
