@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, broadcast};
 use tokio::time::Instant;
 
+use crate::qualys::share::{Priority, read_priority};
 use crate::qualys::{QualysClient, QualysError};
 use crate::reconcile::object::Kind;
 use crate::reconcile::snapshot::Snapshot;
@@ -147,6 +148,17 @@ impl ObserverHub {
         };
         if let Some(seen) = slot.current().and_then(usable) {
             return Ok(seen);
+        }
+        // A routine resync does not queue behind a refresh already under
+        // way (which may be waiting for budget): it plans from the last read,
+        // and the refresh wakes the objects it finds changed. Queued, it would
+        // hold one of the kind's few reconcile slots that a spec change needs.
+        if !force
+            && read_priority() == Priority::Observation
+            && let Err(_busy) = slot.refresh.try_lock()
+            && let Some((snapshot, started)) = slot.current()
+        {
+            return Ok(Seen { snapshot, started });
         }
         let _refreshing = tokio::time::timeout(self.search_timeout, slot.refresh.lock())
             .await
@@ -293,6 +305,7 @@ impl ObserverHub {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::qualys::share::reads_at;
     use crate::qualys::{CloudKind, Connector};
 
     fn snapshot(connectors: &[(&str, &str)]) -> Snapshot {
@@ -370,6 +383,28 @@ mod tests {
             "writes have paused: read"
         );
         assert!(hub.while_writing("b", Kind::Aws, quiet).is_none(), "another account");
+    }
+
+    #[tokio::test]
+    async fn a_routine_resync_does_not_queue_behind_a_refresh_under_way() {
+        let hub = ObserverHub::new(Duration::from_millis(200));
+        let config = crate::qualys::config::AccountConfig::new("http://127.0.0.1:9", "http://127.0.0.1:9", "u", "p");
+        let client = QualysClient::builder(config).build().unwrap_or_else(|e| panic!("{e}"));
+        let slot = hub.slot("a", Kind::Aws);
+        *slot.entry.lock().unwrap_or_else(|e| e.into_inner()) = Some(Entry {
+            snapshot: Arc::new(snapshot(&[("x", "SUCCESS")])),
+            started: Instant::now(),
+        });
+        let _refreshing = slot.refresh.lock().await;
+        let stale = Duration::ZERO;
+        let routine = hub.view("a", &client, Kind::Aws, stale, false).await;
+        assert!(
+            routine.is_ok_and(|seen| seen.snapshot.connectors.values().flatten().count() == 1),
+            "the last read, at once"
+        );
+        // A read for a changed object waits for the refresh (here, in vain).
+        let changed = reads_at(Priority::Changed, hub.view("a", &client, Kind::Aws, stale, false)).await;
+        assert!(changed.is_err(), "queued behind the refresh until the search timeout");
     }
 
     #[test]
