@@ -168,7 +168,15 @@ impl Share {
     /// Counts a call of `priority` as leaving now if it fits.
     pub(super) fn take(&self, priority: Priority, reported: Option<&RateHeaders>, now: Instant) -> Verdict {
         let mut s = self.lock();
+        if s.setting.is_none() {
+            return Verdict::Go;
+        }
         let Some((cap, window)) = s.setting.and_then(|set| set.per_window(reported)) else {
+            // No limit known yet (the first call reports it): nothing to
+            // cap, but the call is the operator's and counts.
+            let window = s.window;
+            expire(&mut s.sent, window, now);
+            s.sent.push_back(now);
             return Verdict::Go;
         };
         expire(&mut s.sent, window, now);
@@ -342,6 +350,15 @@ mod tests {
         );
         // A share of one call cannot reserve anything.
         assert_eq!(Priority::Observation.calls_in(1.0), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn calls_made_before_qualys_reports_a_limit_count_as_used() {
+        let share = Share::default();
+        share.set(Some(half()));
+        let now = Instant::now();
+        assert!(matches!(share.take(Priority::Observation, None, now), Verdict::Go));
+        assert_eq!(share.usage(Some(&documented())).map(|u| u.used), Some(1));
     }
 
     #[test]
