@@ -45,6 +45,30 @@ pub struct Seen {
     pub started: Instant,
 }
 
+#[derive(Default)]
+struct Writing {
+    under_way: usize,
+    last: Option<Instant>,
+}
+
+/// A write to Qualys under way; see [`ObserverHub::write_under_way`].
+pub struct WriteUnderWay<'a> {
+    hub: &'a ObserverHub,
+    account: String,
+}
+
+impl Drop for WriteUnderWay<'_> {
+    fn drop(&mut self) {
+        let mut writing = self.hub.writing.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = writing.get_mut(&self.account) {
+            w.under_way = w.under_way.saturating_sub(1);
+            // A write that ended without an answer (refused, cancelled) still
+            // ends a run of writes now, not when the last answered one did.
+            w.last = Some(Instant::now());
+        }
+    }
+}
+
 /// Qualys objects whose observed state changed in a refresh.
 #[derive(Debug, Clone)]
 pub struct Changed {
@@ -55,8 +79,9 @@ pub struct Changed {
 
 pub struct ObserverHub {
     slots: std::sync::Mutex<HashMap<(String, Kind), Arc<Slot>>>,
-    /// Per account: when the operator's last write to Qualys finished.
-    last_write: std::sync::Mutex<HashMap<String, Instant>>,
+    /// Per account: when the operator's last write to Qualys finished, and
+    /// how many writes are under way (most of them waiting for budget).
+    writing: std::sync::Mutex<HashMap<String, Writing>>,
     changes: broadcast::Sender<Changed>,
     /// Longest a refresh (every page of the kind's search) may take.
     search_timeout: Duration,
@@ -108,7 +133,7 @@ impl ObserverHub {
     pub fn new(search_timeout: Duration) -> Self {
         Self {
             slots: Default::default(),
-            last_write: Default::default(),
+            writing: Default::default(),
             changes: broadcast::channel(256).0,
             search_timeout,
         }
@@ -239,16 +264,26 @@ impl ObserverHub {
         Arc::new(merged)
     }
 
-    /// Whether the operator is still writing to `account`: its last write
-    /// finished less than `quiet` ago.
+    /// Whether the operator is still writing to `account`: a write is under
+    /// way, or the last one finished less than `quiet` ago. A write waiting
+    /// for budget counts: the share lets calls go in bursts, and the gap
+    /// between two bursts is not a pause in the writes.
     fn writing(&self, account: &str, quiet: Duration) -> bool {
-        let last = self
-            .last_write
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        let writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        writing
             .get(account)
-            .copied();
-        last.is_some_and(|last| last.elapsed() < quiet)
+            .is_some_and(|w| w.under_way > 0 || w.last.is_some_and(|last| last.elapsed() < quiet))
+    }
+
+    /// Marks a write to `account` under way until the returned guard drops
+    /// (from before it waits for budget until its answer).
+    pub fn write_under_way(&self, account: &str) -> WriteUnderWay<'_> {
+        let mut writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
+        writing.entry(account.to_string()).or_default().under_way += 1;
+        WriteUnderWay {
+            hub: self,
+            account: account.to_string(),
+        }
     }
 
     /// The snapshot to plan from instead of refreshing while the operator
@@ -288,10 +323,12 @@ impl ObserverHub {
     /// apps, the Azure identifier and the account id differently from reads
     /// (Q-COL-4, Q-COL-6, Q-SEM-5), and updates answer with the id only (Q-SEM-6).
     pub fn record_write(&self, account: &str, kind: Kind, id: Option<&str>) {
-        self.last_write
+        self.writing
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(account.to_string(), Instant::now());
+            .entry(account.to_string())
+            .or_default()
+            .last = Some(Instant::now());
         let id = id.or((kind == Kind::GlobalScan).then_some(crate::reconcile::object::GLOBAL_SCAN_KEY));
         // A create whose answer was lost has no id: its object searches afresh.
         if let Some(id) = id {
@@ -383,6 +420,39 @@ mod tests {
             "writes have paused: read"
         );
         assert!(hub.while_writing("b", Kind::Aws, quiet).is_none(), "another account");
+    }
+
+    #[test]
+    fn a_write_waiting_for_budget_keeps_the_account_writing() {
+        let hub = ObserverHub::new(Duration::from_secs(1));
+        *hub.slot("a", Kind::Aws).entry.lock().unwrap_or_else(|e| e.into_inner()) = Some(Entry {
+            snapshot: Arc::new(snapshot(&[("x", "SUCCESS")])),
+            started: Instant::now(),
+        });
+        hub.record_write("a", Kind::Aws, Some("1"));
+        let paused = Duration::ZERO;
+        assert!(
+            hub.while_writing("a", Kind::Aws, paused).is_none(),
+            "no write under way"
+        );
+        let first = hub.write_under_way("a");
+        let second = hub.write_under_way("a");
+        assert!(hub.while_writing("a", Kind::Aws, paused).is_some(), "two under way");
+        assert!(hub.while_writing("b", Kind::Aws, paused).is_none(), "another account");
+        drop(first);
+        assert!(
+            hub.while_writing("a", Kind::Aws, paused).is_some(),
+            "one still under way"
+        );
+        drop(second);
+        assert!(
+            hub.while_writing("a", Kind::Aws, paused).is_none(),
+            "all ended and quiet"
+        );
+        assert!(
+            hub.while_writing("a", Kind::Aws, Duration::from_secs(60)).is_some(),
+            "the last one ended just now"
+        );
     }
 
     #[tokio::test]

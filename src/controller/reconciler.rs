@@ -610,7 +610,13 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         name: obj.name_any(),
         resource_version: obj.meta().resource_version.clone(),
     };
+    let under_way = plan
+        .actions
+        .iter()
+        .any(Action::writes)
+        .then(|| shared.observers.write_under_way(&account.key));
     let applied = execute(&account.client, &desired, &plan, &guard).await;
+    drop(under_way);
     let wrote = applied.changed_qualys();
     if wrote && !applied.deleted {
         let id = applied.external_id.as_deref().or(plan.external_id.as_deref());
