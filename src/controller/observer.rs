@@ -45,6 +45,12 @@ pub struct Seen {
     pub started: Instant,
 }
 
+/// The key a write to `id` is remembered under: the account's one global
+/// scan configuration has no id of its own.
+fn written_key(kind: Kind, id: Option<&str>) -> Option<&str> {
+    id.or((kind == Kind::GlobalScan).then_some(crate::reconcile::object::GLOBAL_SCAN_KEY))
+}
+
 #[derive(Default)]
 struct Writing {
     under_way: usize,
@@ -55,16 +61,24 @@ struct Writing {
 pub struct WriteUnderWay<'a> {
     hub: &'a ObserverHub,
     account: String,
+    quiet: Duration,
 }
 
 impl Drop for WriteUnderWay<'_> {
     fn drop(&mut self) {
-        let mut writing = self.hub.writing.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(w) = writing.get_mut(&self.account) {
+        let last_one = {
+            let mut writing = self.hub.writing.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(w) = writing.get_mut(&self.account) else {
+                return;
+            };
             w.under_way = w.under_way.saturating_sub(1);
             // A write that ended without an answer (refused, cancelled) still
             // ends a run of writes now, not when the last answered one did.
             w.last = Some(Instant::now());
+            w.under_way == 0
+        };
+        if last_one {
+            self.hub.wake_when_quiet(&self.account, self.quiet);
         }
     }
 }
@@ -81,7 +95,7 @@ pub struct ObserverHub {
     slots: std::sync::Mutex<HashMap<(String, Kind), Arc<Slot>>>,
     /// Per account: when the operator's last write to Qualys finished, and
     /// how many writes are under way (most of them waiting for budget).
-    writing: std::sync::Mutex<HashMap<String, Writing>>,
+    writing: Arc<std::sync::Mutex<HashMap<String, Writing>>>,
     changes: broadcast::Sender<Changed>,
     /// Longest a refresh (every page of the kind's search) may take.
     search_timeout: Duration,
@@ -276,14 +290,79 @@ impl ObserverHub {
     }
 
     /// Marks a write to `account` under way until the returned guard drops
-    /// (from before it waits for budget until its answer).
-    pub fn write_under_way(&self, account: &str) -> WriteUnderWay<'_> {
+    /// (from before it waits for budget until its answer). When the last
+    /// one ends and no other starts within `quiet`, the objects whose writes
+    /// are unconfirmed are woken, so one refresh confirms them at once
+    /// instead of at their next requeue.
+    pub fn write_under_way(&self, account: &str, quiet: Duration) -> WriteUnderWay<'_> {
         let mut writing = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         writing.entry(account.to_string()).or_default().under_way += 1;
         WriteUnderWay {
             hub: self,
             account: account.to_string(),
+            quiet,
         }
+    }
+
+    /// When the operator's last write to `id` finished, while no read has confirmed it.
+    pub fn written_at(&self, account: &str, kind: Kind, id: Option<&str>) -> Option<Instant> {
+        let id = written_key(kind, id)?;
+        let slot = self.slot(account, kind);
+        let writes = slot.writes.lock().unwrap_or_else(|e| e.into_inner());
+        writes.get(id).copied()
+    }
+
+    /// Every kind of `account` with writes no read has confirmed yet, and their ids.
+    fn unconfirmed(&self, account: &str) -> Vec<Changed> {
+        let slots: Vec<(Kind, Arc<Slot>)> = {
+            let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots
+                .iter()
+                .filter(|((a, _), _)| a == account)
+                .map(|((_, kind), slot)| (*kind, slot.clone()))
+                .collect()
+        };
+        slots
+            .into_iter()
+            .filter_map(|(kind, slot)| {
+                let writes = slot.writes.lock().unwrap_or_else(|e| e.into_inner());
+                (!writes.is_empty()).then(|| Changed {
+                    account: account.to_string(),
+                    kind,
+                    ids: writes.keys().cloned().collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// After the last write under way ended: once `quiet` has passed with
+    /// no new write, wake the objects waiting for confirmation.
+    fn wake_when_quiet(&self, account: &str, quiet: Duration) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let waiting = self.unconfirmed(account);
+        if waiting.is_empty() {
+            return;
+        }
+        let writing = self.writing.clone();
+        let changes = self.changes.clone();
+        let account = account.to_string();
+        runtime.spawn(async move {
+            tokio::time::sleep(quiet).await;
+            let quiet_now = {
+                let writing = writing.lock().unwrap_or_else(|e| e.into_inner());
+                writing
+                    .get(&account)
+                    .is_none_or(|w| w.under_way == 0 && w.last.is_none_or(|last| last.elapsed() >= quiet))
+            };
+            if quiet_now {
+                for changed in waiting {
+                    // Nobody listening (no controller running) is not an error.
+                    let _ = changes.send(changed);
+                }
+            }
+        });
     }
 
     /// The snapshot to plan from instead of refreshing while the operator
@@ -329,9 +408,8 @@ impl ObserverHub {
             .entry(account.to_string())
             .or_default()
             .last = Some(Instant::now());
-        let id = id.or((kind == Kind::GlobalScan).then_some(crate::reconcile::object::GLOBAL_SCAN_KEY));
         // A create whose answer was lost has no id: its object searches afresh.
-        if let Some(id) = id {
+        if let Some(id) = written_key(kind, id) {
             let slot = self.slot(account, kind);
             let mut writes = slot.writes.lock().unwrap_or_else(|e| e.into_inner());
             writes.insert(id.to_string(), Instant::now());
@@ -435,8 +513,8 @@ mod tests {
             hub.while_writing("a", Kind::Aws, paused).is_none(),
             "no write under way"
         );
-        let first = hub.write_under_way("a");
-        let second = hub.write_under_way("a");
+        let first = hub.write_under_way("a", paused);
+        let second = hub.write_under_way("a", paused);
         assert!(hub.while_writing("a", Kind::Aws, paused).is_some(), "two under way");
         assert!(hub.while_writing("b", Kind::Aws, paused).is_none(), "another account");
         drop(first);
@@ -453,6 +531,49 @@ mod tests {
             hub.while_writing("a", Kind::Aws, Duration::from_secs(60)).is_some(),
             "the last one ended just now"
         );
+    }
+
+    #[tokio::test]
+    async fn when_the_writes_pause_the_objects_waiting_for_confirmation_are_woken() {
+        let hub = ObserverHub::new(Duration::from_secs(1));
+        let mut woken = hub.subscribe();
+        let quiet = Duration::from_millis(100);
+        let first = hub.write_under_way("a", quiet);
+        hub.record_write("a", Kind::Aws, Some("1"));
+        let second = hub.write_under_way("a", quiet);
+        hub.record_write("a", Kind::Aws, Some("2"));
+        drop(first);
+        drop(second);
+        // A write that starts within the quiet time keeps the run going.
+        let third = hub.write_under_way("a", quiet);
+        tokio::time::sleep(quiet * 3).await;
+        assert!(
+            woken.try_recv().is_err(),
+            "a write is still under way: {:?}",
+            woken.try_recv()
+        );
+        hub.record_write("a", Kind::Gcp, Some("3"));
+        drop(third);
+        let mut got = Vec::new();
+        for _ in 0..2 {
+            let changed = tokio::time::timeout(quiet * 10, woken.recv())
+                .await
+                .unwrap_or_else(|e| panic!("not woken: {e}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut ids = changed.ids.clone();
+            ids.sort();
+            got.push((changed.kind, ids));
+        }
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                (Kind::Aws, vec!["1".to_string(), "2".to_string()]),
+                (Kind::Gcp, vec!["3".to_string()])
+            ]
+        );
+        assert!(hub.written_at("a", Kind::Aws, Some("1")).is_some(), "still unconfirmed");
+        assert!(hub.written_at("a", Kind::Aws, Some("9")).is_none());
     }
 
     #[tokio::test]

@@ -527,6 +527,12 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     } else {
         resync
     };
+    // A write of ours no read has confirmed yet: only a read that started
+    // after it will do (it is reconciled when the writes pause).
+    let written = shared
+        .observers
+        .written_at(&account.key, ctx.kind, desired.recorded.external_id.as_deref());
+    let max_age = written.map_or(max_age, |written| max_age.min(written.elapsed()));
     // Planned from the last read, without waiting for a refresh:
     // - a changed spec of an object Qualys holds: its write does not wait
     //   for observation, which may be what fills the share;
@@ -536,12 +542,12 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     // and markers record them); only an object made outside the operator
     // meanwhile goes unseen until that refresh. Deletions and unanswered
     // creates always read.
+    let quiet = super::budget::confirm_quiet(&account);
     let last_read = if pending || deleting {
         None
     } else if spec_changed(&object) && desired.recorded.external_id.is_some() {
         shared.observers.last_read(&account.key, ctx.kind)
     } else {
-        let quiet = super::budget::confirm_quiet(&account);
         shared.observers.while_writing(&account.key, ctx.kind, quiet)
     };
     let seen = if let Some(seen) = last_read {
@@ -552,7 +558,7 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     } else {
         // Objects whose spec changed, or that wait for their write to be
         // confirmed, read before routine observation.
-        let priority = if deleting || creating || spec_changed(&object) {
+        let priority = if deleting || creating || written.is_some() || spec_changed(&object) {
             Priority::Changed
         } else {
             Priority::Observation
@@ -614,14 +620,16 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         .actions
         .iter()
         .any(Action::writes)
-        .then(|| shared.observers.write_under_way(&account.key));
+        .then(|| shared.observers.write_under_way(&account.key, quiet));
     let applied = execute(&account.client, &desired, &plan, &guard).await;
-    drop(under_way);
     let wrote = applied.changed_qualys();
     if wrote && !applied.deleted {
         let id = applied.external_id.as_deref().or(plan.external_id.as_deref());
         shared.observers.record_write(&account.key, ctx.kind, id);
     }
+    // Ended after the write is recorded, so the wake after the last write
+    // of a run includes this object.
+    drop(under_way);
     // The account's one global scan configuration is held by its first object
     // even before Qualys has it; a second one that met the holder's claim
     // (a Conflict) must not take it over.
