@@ -224,9 +224,15 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
         }
         Resolution::Create { note } => {
             plan.notes.extend(note);
-            plan.actions.push(Action::Create {
-                fields: all_fields(&desired),
-            });
+            let mut fields = all_fields(&desired);
+            // A new group waits for its members like an existing one: created
+            // now, its members added in one write once they all exist.
+            if let Model::Group(g) = &obj.model
+                && let Some(note) = hold_additions(&mut fields, g.creating)
+            {
+                plan.notes.push(note);
+            }
+            plan.actions.push(Action::Create { fields });
             push_run(obj, None, &mut plan);
             return plan;
         }
@@ -552,6 +558,55 @@ mod tests {
         let mut changes = vec![members_change(&["AWS:a", "AZURE:w"], &["AWS:a"])];
         keep_waiting_members(&mut changes, &[]);
         assert_eq!(string_list(&changes[0].after), ["AWS:a"]);
+    }
+
+    #[test]
+    fn a_new_group_is_created_at_once_and_its_members_added_when_all_exist() {
+        use crate::crd::group::MemberKind;
+        use crate::reconcile::group::MemberCandidate;
+        let object = json!({
+            "apiVersion": "qualys-operator.io/v1alpha1",
+            "kind": "ConnectorGroup",
+            "metadata": {"name": "g", "namespace": "team-b"},
+            "spec": {"members": {"connectors": [
+                {"kind": "AwsConnector", "name": "ready"},
+                {"kind": "AwsConnector", "name": "creating"}
+            ]}}
+        });
+        let member = |name: &str, account: &str, waiting: bool| MemberCandidate {
+            kind: MemberKind::AwsConnector,
+            name: name.into(),
+            labels: Default::default(),
+            account: account.into(),
+            waiting,
+            stalled: false,
+            cloudview: Some(true),
+        };
+        let plan_with = |members: Vec<MemberCandidate>| {
+            let mut inputs = super::super::build::Inputs::default();
+            inputs.members.insert("team-b".into(), members);
+            let desired = super::super::build::build(&object, &inputs).expect("builds");
+            plan_object(&desired, &Snapshot::default(), &Claims::new())
+        };
+        let plan = plan_with(vec![
+            member("ready", "111111111111", false),
+            member("creating", "222222222222", true),
+        ]);
+        let [Action::Create { fields }] = plan.actions.as_slice() else {
+            panic!("one create: {:?}", plan.actions)
+        };
+        assert!(fields.iter().all(|f| f.path != "spec.members"), "{fields:?}");
+        assert!(plan.notes.iter().any(|n| n.contains("held")), "{:?}", plan.notes);
+        // Every member exists: the create carries them.
+        let plan = plan_with(vec![
+            member("ready", "111111111111", false),
+            member("creating", "222222222222", false),
+        ]);
+        let [Action::Create { fields }] = plan.actions.as_slice() else {
+            panic!("one create: {:?}", plan.actions)
+        };
+        let members = fields.iter().find(|f| f.path == "spec.members").expect("members");
+        assert_eq!(string_list(&members.after), ["AWS:111111111111", "AWS:222222222222"]);
     }
 
     #[test]
