@@ -28,6 +28,7 @@ pub mod tree;
 
 pub use client::{Paged, QualysClient, QualysClientBuilder};
 pub use cloudview::groups::{CloudViewConnector, Group, GroupMember, GroupRef};
+pub use cloudview::scope::{CloudScope, DirectAccount, ScopeGroup, UserScope};
 pub use config::{AccountConfig, CloudViewAuth, ConfigError, QpsFormat, RateLimits, Timeouts};
 pub use error::QualysError;
 pub use gateway::org::{
