@@ -358,6 +358,9 @@ fn route(shared: &Shared, incoming: &Incoming) -> Result<Value, SimError> {
             }
             ok()
         }
+        (m @ ("GET" | "PUT"), ["users", user, "scope"]) => {
+            super::cloudview::scope::admin_http(shared, m, user, &incoming.body)
+        }
         ("DELETE", ["tenants", tenant, "groups", uuid]) => {
             let mut inner = shared.lock();
             let t = inner.world.tenant(tenant);

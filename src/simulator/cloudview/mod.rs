@@ -3,6 +3,7 @@
 
 mod connectors;
 mod groups;
+pub mod scope;
 
 use std::collections::BTreeMap;
 
@@ -114,6 +115,14 @@ fn route(shared: &Shared, user: &UserSpec, incoming: &Incoming) -> CvResult {
         ("GET", ["groups", uuid]) => groups::detail(tenant, uuid),
         ("GET", [cloud, "connectors"]) => connectors::list(tenant, shared, cloud, &incoming.query, now),
         ("GET", [cloud, "connectors", id]) => connectors::detail(tenant, shared, cloud, id, now),
+        ("GET", ["users", name, "scope"]) => scope::get(&shared.users, user, tenant, name),
+        ("POST", ["users", name, "scope"]) => {
+            scope::update_accounts(&shared.users, user, tenant, name, &incoming.query, &incoming.body)
+        }
+        ("POST", ["users", name, "groupScope"]) => {
+            scope::update_groups(&shared.users, user, tenant, name, &incoming.body)
+        }
+        (_, ["users", _, "scope" | "groupScope"]) => Err(CvError::new(405, "Request method not supported")),
         (_, ["groups", ..]) => Err(CvError::new(405, "Request method not supported")),
         _ => Err(CvError::new(404, "No handler found")),
     }
