@@ -12,6 +12,7 @@ mod auth;
 mod client;
 pub mod cloudview;
 pub mod config;
+pub mod cron;
 pub mod endpoints;
 pub mod error;
 pub mod fence;
