@@ -35,6 +35,9 @@ pub use gateway::org::{
     Job, JobSummaryEntry, ManagementGroups, MemberConnector, OrgApp, OrgConnector, OrgConnectorWrite, OrgCredentials,
     RunFrequency,
 };
+pub use gateway::snapshot::{
+    DeregisterOutcome, RegisterOutcome, Registration, SnapshotRun, SnapshotTag, TargetAccount,
+};
 pub use observer::{CallObserver, CallRecord, Family, Progress};
 pub use platform::{Platform, resolve_urls};
 pub use qps::account_info::{AwsBaseAccount, ConnectorErrorEntry, PortalVersion};
