@@ -455,6 +455,9 @@ pub struct Tenant {
     pub azure_tenants: BTreeMap<String, AzureTenant>,
     /// Names shown for tag ids; unknown ids get a made-up name.
     pub tag_names: BTreeMap<u64, String>,
+    /// AWS accounts registered for snapshot-based scans, by account id.
+    #[serde(default)]
+    pub snapshot_accounts: BTreeMap<String, super::gateway::snapshot::SnapshotAccount>,
 }
 
 impl Tenant {
