@@ -12,6 +12,7 @@ mod auth;
 mod client;
 pub mod cloudview;
 pub mod config;
+pub mod cron;
 pub mod endpoints;
 pub mod error;
 pub mod fence;
@@ -34,6 +35,9 @@ pub use error::QualysError;
 pub use gateway::org::{
     Job, JobSummaryEntry, ManagementGroups, MemberConnector, OrgApp, OrgConnector, OrgConnectorWrite, OrgCredentials,
     RunFrequency,
+};
+pub use gateway::snapshot::{
+    DeregisterOutcome, RegisterOutcome, Registration, SnapshotRun, SnapshotTag, TargetAccount,
 };
 pub use observer::{CallObserver, CallRecord, Family, Progress};
 pub use platform::{Platform, resolve_urls};

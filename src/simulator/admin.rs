@@ -372,6 +372,7 @@ fn route(shared: &Shared, incoming: &Incoming) -> Result<Value, SimError> {
                 ok()
             }
         }
+        (_, ["tenants", tenant, "snapshot"]) => super::gateway::snapshot::admin(shared, method, tenant, &incoming.body),
         _ => Err(SimError::NotFound(format!(
             "no admin endpoint {method} {}",
             incoming.path

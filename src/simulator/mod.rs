@@ -30,6 +30,7 @@ pub use config::{AwsBaseAccounts, RateLimitConfig, SecretEcho, SimConfig, UserSp
 pub use counters::Counter;
 pub use error::SimError;
 pub use faults::{FaultAction, FaultFile, FaultRule, LossMode};
+pub use gateway::snapshot::{ScanTag, SnapshotAccount};
 pub use server::{SimHandle, Simulator};
 pub use state::{AzureTenant, CloudKind, Connector};
 

@@ -199,7 +199,7 @@ impl Family {
     fn of(path: &str) -> Option<Self> {
         if path.starts_with("/qps/") || path.starts_with("/r/qps/") {
             Some(Family::Qps)
-        } else if path.starts_with("/connectors/") {
+        } else if path.starts_with("/connectors/") || path.starts_with("/conn/") {
             Some(Family::Gateway)
         } else if path.starts_with("/cloudview-api/") {
             Some(Family::CloudView)

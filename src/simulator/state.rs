@@ -456,7 +456,11 @@ pub struct Tenant {
     /// Names shown for tag ids; unknown ids get a made-up name.
     pub tag_names: BTreeMap<u64, String>,
     /// By user name; a user without an entry is granted nothing.
+    #[serde(default)]
     pub user_scopes: BTreeMap<String, super::cloudview::scope::UserScopeGrants>,
+    /// AWS accounts registered for snapshot-based scans, by account id.
+    #[serde(default)]
+    pub snapshot_accounts: BTreeMap<String, super::gateway::snapshot::SnapshotAccount>,
 }
 
 impl Tenant {

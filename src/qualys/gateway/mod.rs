@@ -1,4 +1,6 @@
-//! Connectors gateway (`/connectors/v1.0/...`, JWT auth): Azure organization connectors.
+//! Connectors gateway (JWT auth): Azure organization connectors (`/connectors/v1.0/...`) and
+//! snapshot-based scan registration (`/conn/snapshot/v1.0/...`).
 
 mod ops;
 pub mod org;
+pub mod snapshot;

@@ -1,8 +1,11 @@
 //! The connectors gateway (`/connectors/v1.0/...`): Azure organization connectors,
-//! their test-connection jobs and member connectors. Plain JSON, Bearer auth.
+//! their test-connection jobs and member connectors; and snapshot scan registration
+//! (`/conn/snapshot/v1.0/...`). Plain JSON, Bearer auth.
 
 mod members;
 mod org;
+mod quartz;
+pub mod snapshot;
 mod views;
 
 use std::collections::BTreeMap;
@@ -162,6 +165,9 @@ pub fn http(shared: &Shared, user: &UserSpec, incoming: &Incoming) -> Response {
 }
 
 fn route(shared: &Shared, user: &UserSpec, incoming: &Incoming) -> GwResult {
+    if let Some(rest) = incoming.path.strip_prefix("/conn/snapshot/v1.0/") {
+        return snapshot::route(shared, user, incoming, rest);
+    }
     let Some(rest) = incoming.path.strip_prefix("/connectors/v1.0/") else {
         return Err(GwError::not_found("unknown API"));
     };
