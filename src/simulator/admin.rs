@@ -358,6 +358,9 @@ fn route(shared: &Shared, incoming: &Incoming) -> Result<Value, SimError> {
             }
             ok()
         }
+        (_, ["tenants", tenant, "reports", rest @ ..]) => {
+            super::cloudview::reports::admin(shared, method, tenant, rest, &incoming.body)
+        }
         ("DELETE", ["tenants", tenant, "groups", uuid]) => {
             let mut inner = shared.lock();
             let t = inner.world.tenant(tenant);

@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+pub use cloudview::reports::FixedFieldChange;
 pub use config::{AwsBaseAccounts, RateLimitConfig, SecretEcho, SimConfig, UserSpec};
 pub use counters::Counter;
 pub use error::SimError;

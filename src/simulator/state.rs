@@ -455,6 +455,8 @@ pub struct Tenant {
     pub azure_tenants: BTreeMap<String, AzureTenant>,
     /// Names shown for tag ids; unknown ids get a made-up name.
     pub tag_names: BTreeMap<u64, String>,
+    #[serde(default)]
+    pub reports: super::cloudview::reports::Reports,
 }
 
 impl Tenant {

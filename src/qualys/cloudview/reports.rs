@@ -384,6 +384,20 @@ fn array_or_page<T: DeserializeOwned>(v: Value) -> Result<Vec<T>, QualysError> {
     serde_json::from_value(items).map_err(|e| QualysError::undecodable(e.to_string()))
 }
 
+/// The answer about `report_id`, named so whatever id it carried.
+fn pinned(mut report: ReportConfig, report_id: &str, call: &'static str) -> ReportConfig {
+    let requested = report_id.trim().to_owned();
+    if let Some(answered) = report
+        .report_id
+        .as_deref()
+        .filter(|a| !a.eq_ignore_ascii_case(&requested))
+    {
+        tracing::debug!(call, report_id = %requested, %answered, "report answer named another reportId; keeping the requested one");
+    }
+    report.report_id = Some(requested);
+    report
+}
+
 /// `["id", ...]` [002:2372-2373] [002:2386-2387].
 fn delete_body(report_ids: &[String]) -> Value {
     Value::from(report_ids.iter().map(|id| id.trim()).collect::<Vec<_>>())
@@ -402,9 +416,11 @@ impl QualysClient {
         self.cloudview_pages("reports.list", REPORTS).await
     }
 
+    /// One configuration. Its `reportId` is the one asked for: the documented
+    /// answer names another report than the request [002:2096-2102].
     pub async fn get_report(&self, report_id: &str) -> Result<ReportConfig, QualysError> {
         let url = self.cloudview_url(&format!("{REPORTS}/{}", segment(report_id)))?;
-        let mut report: ReportConfig = self
+        let report: ReportConfig = self
             .rest_json(Rest {
                 family: Family::CloudView,
                 operation: "reports.get",
@@ -414,8 +430,7 @@ impl QualysClient {
                 safety: Safety::Read,
             })
             .await?;
-        report.report_id.get_or_insert_with(|| report_id.trim().to_owned());
-        Ok(report)
+        Ok(pinned(report, report_id, "get"))
     }
 
     /// `GET /reports/report_data/{reportId}` (the path the table names; its
@@ -459,7 +474,7 @@ impl QualysClient {
     /// [002:2330-2336].
     pub async fn patch_report(&self, report_id: &str, report: &ReportWrite) -> Result<ReportConfig, QualysError> {
         let url = self.cloudview_url(&format!("{REPORTS}/{}", segment(report_id)))?;
-        let mut patched: ReportConfig = self
+        let patched: ReportConfig = self
             .rest_json(Rest {
                 family: Family::CloudView,
                 operation: "reports.patch",
@@ -469,16 +484,7 @@ impl QualysClient {
                 safety: Safety::Idempotent,
             })
             .await?;
-        let requested = report_id.trim().to_owned();
-        if patched
-            .report_id
-            .as_deref()
-            .is_some_and(|answered| answered != requested)
-        {
-            tracing::debug!(report_id = %requested, "report patch answered another reportId; keeping the requested one");
-        }
-        patched.report_id = Some(requested);
-        Ok(patched)
+        Ok(pinned(patched, report_id, "patch"))
     }
 
     /// Deletes report configurations in one call (`DELETE` with a JSON array
