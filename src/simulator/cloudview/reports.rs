@@ -16,7 +16,7 @@
 //!   POLICY report needs at least one known policy; a `mandateId` on it is dropped
 //!   (answered `null`).
 //! * At least one account, each naming (`cloudType`, `accountId`) of a CloudView
-//!   connector the user can see, as groups require [groups.rs]; otherwise a 400 that
+//!   connector the user can see, as group membership requires; otherwise a 400 that
 //!   names them. `id` in the body is ignored (the PATCH sample sends the id the list
 //!   shows for another account [002:2313] [002:1861-1862]); a missing `name` becomes
 //!   the connector's name. Repeated accounts or policies count once.
@@ -29,6 +29,9 @@
 //!   documented answer names another [002:2330-2336]).
 //! * DELETE is all or nothing: any unknown id is a 404 naming the unknown ones and
 //!   nothing is deleted; an empty array or a body that is not an array of ids is a 400.
+//! * Report data is served at `/reports/report_data/{id}` as the table names it (its
+//!   sample calls the configuration path, Q-V1-7): the catalogue's mandate and a
+//!   summary; the simulator has no evaluations, so the requirement tree is empty.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
