@@ -361,6 +361,9 @@ fn route(shared: &Shared, incoming: &Incoming) -> Result<Value, SimError> {
         (m @ ("GET" | "PUT"), ["users", user, "scope"]) => {
             super::cloudview::scope::admin_http(shared, m, user, &incoming.body)
         }
+        (_, ["tenants", tenant, "reports", rest @ ..]) => {
+            super::cloudview::reports::admin(shared, method, tenant, rest, &incoming.body)
+        }
         ("DELETE", ["tenants", tenant, "groups", uuid]) => {
             let mut inner = shared.lock();
             let t = inner.world.tenant(tenant);

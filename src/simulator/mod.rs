@@ -26,6 +26,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 pub use cloudview::scope::UserScopeGrants;
+pub use cloudview::reports::FixedFieldChange;
 pub use config::{AwsBaseAccounts, RateLimitConfig, SecretEcho, SimConfig, UserSpec};
 pub use counters::Counter;
 pub use error::SimError;

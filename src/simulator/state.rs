@@ -461,6 +461,8 @@ pub struct Tenant {
     /// AWS accounts registered for snapshot-based scans, by account id.
     #[serde(default)]
     pub snapshot_accounts: BTreeMap<String, super::gateway::snapshot::SnapshotAccount>,
+    #[serde(default)]
+    pub reports: super::cloudview::reports::Reports,
 }
 
 impl Tenant {

@@ -242,7 +242,7 @@ impl QualysClient {
     /// Walks `pageNo` from 0 until `last`. The base of `pageNo` is
     /// inconsistent in the docs, so repeated items (same page twice) are
     /// dropped and an all-repeat page ends the walk.
-    async fn cloudview_pages<T: DeserializeOwned + PartialEq>(
+    pub(super) async fn cloudview_pages<T: DeserializeOwned + PartialEq>(
         &self,
         operation: &'static str,
         path: &str,

@@ -4,6 +4,7 @@
 mod connectors;
 mod groups;
 pub mod scope;
+pub(crate) mod reports;
 
 use std::collections::BTreeMap;
 
@@ -113,6 +114,7 @@ fn route(shared: &Shared, user: &UserSpec, incoming: &Incoming) -> CvResult {
         ("POST", ["groups"]) => groups::create(tenant, &incoming.query),
         ("POST", ["groups", "connectors"]) => groups::update_connectors(tenant, &incoming.query, &incoming.body),
         ("GET", ["groups", uuid]) => groups::detail(tenant, uuid),
+        (_, ["reports", rest @ ..]) => reports::route(tenant, incoming, rest, now),
         ("GET", [cloud, "connectors"]) => connectors::list(tenant, shared, cloud, &incoming.query, now),
         ("GET", [cloud, "connectors", id]) => connectors::detail(tenant, shared, cloud, id, now),
         ("GET", ["users", name, "scope"]) => scope::get(&shared.users, user, tenant, name),
