@@ -39,7 +39,7 @@ const NAMESPACE: &str = "qualys-operator";
 /// The operator's ServiceAccount (and every resource name) for RELEASE.
 const FULLNAME: &str = "qualys-operator";
 
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "qualysaccounts",
     "awsconnectors",
     "azureconnectors",
@@ -47,6 +47,7 @@ const KINDS: [&str; 8] = [
     "ociconnectors",
     "azureorgconnectors",
     "connectorgroups",
+    "userscopes",
     "globalscanconfigurations",
 ];
 

@@ -32,6 +32,9 @@ pub const OCI: &str = "OciConnector/default/oci-finance";
 pub const ORG: &str = "AzureOrgConnector/default/contoso";
 pub const GROUP: &str = "ConnectorGroup/default/platform-team";
 pub const SCAN: &str = "GlobalScanConfiguration/default/perimeter-scans";
+/// Not in [`ALL`]: a user scope is never created, it changes an existing user.
+pub const USER_SCOPE: &str = "UserScope/default/demo-analyst";
+/// The examples that create a Qualys object.
 pub const ALL: [&str; 7] = [AWS, AZURE, GCP, OCI, ORG, GROUP, SCAN];
 
 /// The bundled examples, parsed.

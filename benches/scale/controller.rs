@@ -383,6 +383,7 @@ fn start_operator(opts: &Options, ns: &str, sim: &SimHandle, log: &Path) -> (Ope
         .arg(sim.base_url())
         .args(["--default-account", &format!("{ns}/default")])
         .args(["--resync-interval", &resync, "--min-resync-interval", &resync])
+        .args(["--creating-requeue", &format!("{}s", opts.creating_requeue_s)])
         .args(["--metrics-addr", &metrics])
         .env("RUST_LOG", &opts.operator_log)
         .stdin(Stdio::null())

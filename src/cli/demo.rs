@@ -52,6 +52,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "examples/oci-connector.yaml",
         include_str!("../../examples/oci-connector.yaml"),
     ),
+    (
+        "examples/user-scope.yaml",
+        include_str!("../../examples/user-scope.yaml"),
+    ),
 ];
 
 /// The examples as a workspace.

@@ -17,6 +17,9 @@ pub struct Entry {
     pub secret_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_requested_at: Option<String>,
+    /// UserScope: the entries the object added (see `UserScopeStatus::granted`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub granted: Vec<String>,
 }
 
 /// Entries per account (its API URL) and object (`Kind/namespace/name`).

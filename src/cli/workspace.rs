@@ -15,6 +15,7 @@ use crate::reconcile::execute::{Applied, NoGuard, execute};
 use crate::reconcile::object::{DesiredObject, Kind};
 use crate::reconcile::plan::{ObjectPlan, Plan};
 use crate::reconcile::planner::{Claims, plan_object};
+use crate::reconcile::scope;
 use crate::reconcile::snapshot::Snapshot;
 
 mod connect;
@@ -69,9 +70,25 @@ pub struct Workspace {
 
 impl Workspace {
     fn kinds(&self) -> BTreeSet<Kind> {
-        self.objects
+        let mut kinds: BTreeSet<Kind> = self
+            .objects
             .iter()
             .filter_map(|o| o["kind"].as_str().and_then(Kind::from_kind_name))
+            .collect();
+        // User scopes name groups by name: the group list resolves them.
+        if kinds.contains(&Kind::UserScope) {
+            kinds.insert(Kind::Group);
+        }
+        kinds
+    }
+
+    /// The users the manifests' `UserScope` objects name.
+    fn scope_users(&self) -> BTreeSet<String> {
+        self.objects
+            .iter()
+            .filter(|o| o["kind"].as_str() == Some(Kind::UserScope.kind_name()))
+            .filter_map(|o| o.pointer("/spec/userName").and_then(Value::as_str))
+            .map(|u| u.trim().to_string())
             .collect()
     }
 
@@ -92,6 +109,7 @@ impl Workspace {
                 "externalId": entry.external_id,
                 "secretHash": entry.secret_hash,
                 "lastRunRequestedAt": entry.last_run_requested_at,
+                "granted": entry.granted,
             });
         }
         value
@@ -100,14 +118,18 @@ impl Workspace {
     fn inputs_with_state(&self, state: &State, account: &str) -> Inputs {
         let mut inputs = self.inputs.clone();
         for object in &self.objects {
-            if object["kind"] == "AzureConnector"
-                && let Some(id) = state
-                    .entry(account, &Self::reference(object))
-                    .and_then(|e| e.external_id.clone())
-            {
-                let ns = object["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
-                let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            let Some(id) = state
+                .entry(account, &Self::reference(object))
+                .and_then(|e| e.external_id.clone())
+            else {
+                continue;
+            };
+            let ns = object["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
+            let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            if object["kind"] == "AzureConnector" {
                 inputs.azure_ids.insert((ns, name), id);
+            } else if object["kind"] == "ConnectorGroup" {
+                inputs.group_ids.insert((ns, name), id);
             }
         }
         inputs
@@ -139,9 +161,16 @@ impl Workspace {
     }
 
     pub async fn observe(&self, client: &QualysClient) -> Result<Snapshot, CliError> {
-        Snapshot::observe(client, &self.kinds())
+        let mut snap = Snapshot::observe(client, &self.kinds())
             .await
-            .map_err(CliError::Observe)
+            .map_err(CliError::Observe)?;
+        let users = self.scope_users();
+        if !users.is_empty() {
+            snap.observe_scopes(client, users.iter().map(String::as_str))
+                .await
+                .map_err(CliError::Observe)?;
+        }
+        Ok(snap)
     }
 
     /// Plan every object against one snapshot.
@@ -196,10 +225,11 @@ impl Workspace {
         account: &str,
         save: &mut dyn FnMut(&State) -> Result<(), StateError>,
     ) -> ApplyRun {
-        let tiers: [&[Kind]; 4] = [
+        let tiers: [&[Kind]; 5] = [
             &[Kind::Aws, Kind::Azure, Kind::Gcp, Kind::Oci],
             &[Kind::AzureOrg],
             &[Kind::Group],
+            &[Kind::UserScope],
             &[Kind::GlobalScan],
         ];
         let mut results = Vec::new();
@@ -222,6 +252,10 @@ impl Workspace {
                 }
                 if let Some(ran) = &applied.ran {
                     entry.last_run_requested_at = Some(ran.clone());
+                }
+                if let crate::reconcile::object::Model::UserScope(u) = &obj.model {
+                    let granted = scope::granted_after_run(u, &snap.groups, &plan);
+                    entry.granted = scope::keys(&granted);
                 }
                 if let Some(id) = &applied.external_id {
                     claims.insert(id.clone(), obj.reference());

@@ -43,7 +43,7 @@ use crate::crd::common::QualysStatus;
 use crate::crd::group::MemberKind;
 use crate::crd::{
     AwsConnector, AzureConnector, AzureOrgConnector, ConnectorGroup, GcpConnector, GlobalScanConfiguration,
-    OciConnector, QualysAccount,
+    OciConnector, QualysAccount, UserScope,
 };
 use crate::metrics::Metrics;
 use crate::reconcile::account::UrlOverrides;
@@ -96,6 +96,11 @@ pub struct RunArgs {
     /// Floor for any resync interval (tests lower it; the CRD already refuses less than 1m per object).
     #[arg(long, env = "QUALYS_OPERATOR_MIN_RESYNC_INTERVAL", default_value = "1m", value_parser = parse_duration, hide = true)]
     pub min_resync_interval: Duration,
+    /// How soon an object Qualys is still synchronising (a new connector not
+    /// yet SUCCESS) is looked at again; each look may refresh its kind once
+    /// for every such object.
+    #[arg(long, env = "QUALYS_OPERATOR_CREATING_REQUEUE", default_value = "15s", value_parser = parse_duration)]
+    pub creating_requeue: Duration,
     /// Longest one Qualys HTTP call may take, request sent to answer read.
     #[arg(long, env = "QUALYS_OPERATOR_QUALYS_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub qualys_request_timeout: Duration,
@@ -144,6 +149,7 @@ async fn check_crds(client: &Client) -> Result<(), RunError> {
         OciConnector::crd_name(),
         AzureOrgConnector::crd_name(),
         ConnectorGroup::crd_name(),
+        UserScope::crd_name(),
         GlobalScanConfiguration::crd_name(),
     ];
     let mut missing = Vec::new();
@@ -338,6 +344,7 @@ records!(
     OciConnector,
     AzureOrgConnector,
     ConnectorGroup,
+    UserScope,
     GlobalScanConfiguration
 );
 
@@ -465,6 +472,13 @@ fn controller<K: Reconciled + Records>(
                 .watches_stream(related::<GcpConnector>(&client, namespace), move |_| all_in_store(&s3));
         }
     }
+    // A user scope follows the uuids of the groups it names.
+    if kind == Kind::UserScope {
+        let s4 = store.clone();
+        ctl = ctl.watches_stream(related::<ConnectorGroup>(&client, namespace), move |_| {
+            all_in_store(&s4)
+        });
+    }
     ctl = ctl.reconcile_on(woken::<K>(&shared, kind));
     let context = Arc::new(Context {
         shared,
@@ -530,6 +544,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         resync: args.resync_interval.max(args.min_resync_interval),
         min_resync: args.min_resync_interval,
         search_timeout: args.qualys_search_timeout,
+        creating_requeue: args.creating_requeue,
         ..Settings::default()
     };
     let leadership = if args.leader_election {
@@ -664,6 +679,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
             }))
         });
         start!(ConnectorGroup, Kind::Group, |_, _| {});
+        start!(UserScope, Kind::UserScope, |_, _| {});
         start!(GlobalScanConfiguration, Kind::GlobalScan, |_, _| {});
     }
     for ns in &namespaces {

@@ -26,6 +26,7 @@ use super::claims;
 use super::conditions::{Reason, Verdict};
 use super::context::{Context, jitter, jitter_up};
 use super::guard::KubeGuard;
+use super::observer::Seen;
 use super::status::{self, FIELD_MANAGER, StatusInput, reason_for};
 use crate::crd::AzureConnector;
 use crate::crd::common::{AdoptionPolicy, DeletionPolicy};
@@ -33,9 +34,11 @@ use crate::qualys::Secret;
 use crate::qualys::share::{Priority, reads_at};
 use crate::reconcile::build::{self, ANNOTATION_CREATE_PENDING, BuildError, Inputs, secret_refs};
 use crate::reconcile::execute::{CreateGuard, ExecError, execute};
+use crate::reconcile::object::Model;
 use crate::reconcile::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind};
 use crate::reconcile::plan::Action;
 use crate::reconcile::planner::plan_object;
+use crate::reconcile::scope;
 
 pub const FINALIZER: &str = "qualys-operator.io/cleanup";
 
@@ -194,9 +197,49 @@ async fn gather_inputs(ctx: &Context, object: &Value, namespace: &str) -> Result
                 .members
                 .insert(namespace.to_string(), ctx.shared.member_candidates(namespace));
         }
+        Kind::UserScope => {
+            let groups: Api<crate::crd::ConnectorGroup> = Api::namespaced(client, namespace);
+            for name in object
+                .pointer("/spec/groups")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g.pointer("/groupRef/name").and_then(Value::as_str))
+            {
+                if let Some(uuid) = groups
+                    .get_opt(name)
+                    .await?
+                    .and_then(|g| g.status)
+                    .and_then(|s| s.common.external_id)
+                {
+                    inputs.group_ids.insert((namespace.to_string(), name.to_string()), uuid);
+                }
+            }
+        }
         _ => {}
     }
     Ok(inputs)
+}
+
+/// The group list (shared, refreshed at most every `max_age`) and `user`'s
+/// scope read now: the read starts after any write of ours to it.
+async fn observe_user_scope(
+    shared: &super::context::Shared,
+    account: &ResolvedAccount,
+    user: &str,
+    max_age: Duration,
+) -> Result<Seen, crate::qualys::QualysError> {
+    let groups = shared
+        .observers
+        .view(&account.key, &account.client, Kind::Group, max_age, false)
+        .await?;
+    let started = tokio::time::Instant::now();
+    let mut snapshot = (*groups.snapshot).clone();
+    snapshot.observe_scopes(&account.client, [user]).await?;
+    Ok(Seen {
+        snapshot: Arc::new(snapshot),
+        started,
+    })
 }
 
 /// Creating, waiting to confirm a write, or retrying a delete (whose answer
@@ -550,7 +593,26 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     } else {
         shared.observers.while_writing(&account.key, ctx.kind, quiet)
     };
-    let seen = if let Some(seen) = last_read {
+    let seen = if ctx.kind == Kind::UserScope && (deleting || !desired.paused) {
+        // A user's scope is read by name on every reconcile (Qualys lists no
+        // users), with the shared group list for groups named by name.
+        let priority = if deleting || written.is_some() || spec_changed(&object) {
+            Priority::Changed
+        } else {
+            Priority::Observation
+        };
+        let user = desired.natural_key();
+        match reads_at(priority, observe_user_scope(shared, &account, &user, resync)).await {
+            Ok(s) => s,
+            Err(e) if deleting => {
+                return cleanup_blocked(api, ctx, &*obj, &object, reason_for(&e), e.to_string()).await;
+            }
+            Err(e) => {
+                let wait = e.retry_after().unwrap_or_else(|| ctx.backoff(&reference));
+                return stop(api, &obj, &object, ctx, reason_for(&e), e.to_string(), wait).await;
+            }
+        }
+    } else if let Some(seen) = last_read {
         seen
     } else if desired.paused && !deleting {
         // A paused object reads nothing: it shows what was last seen.
@@ -703,7 +765,13 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     }
 
     let external_id = applied.external_id.clone();
-    let observed = status::observed(ctx.kind, &snapshot, external_id.as_deref());
+    let mut observed = status::observed(ctx.kind, &snapshot, external_id.as_deref());
+    if let Model::UserScope(u) = &desired.model {
+        let granted = scope::granted_after_run(u, &snapshot.groups, &plan);
+        if !granted.is_empty() {
+            observed.extra.insert("granted".into(), json!(scope::keys(&granted)));
+        }
+    }
     let mut verdict = status::verdict(
         &plan,
         &applied,

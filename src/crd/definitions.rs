@@ -8,7 +8,7 @@ use kube::CustomResourceExt;
 
 use super::{
     AwsConnector, AzureConnector, AzureOrgConnector, ConnectorGroup, GcpConnector, GlobalScanConfiguration,
-    OciConnector, QualysAccount,
+    OciConnector, QualysAccount, UserScope,
 };
 
 fn column(
@@ -108,6 +108,13 @@ pub fn all() -> Vec<CustomResourceDefinition> {
             vec![column("Tenant", "string", ".spec.tenantId", "Azure tenant id", 0)],
         ),
         with_columns(ConnectorGroup::crd(), vec![]),
+        with_columns(
+            UserScope::crd(),
+            vec![
+                column("User", "string", ".spec.userName", "Qualys user name", 0),
+                column("Ownership", "string", ".spec.ownership", "Listed or All", 1),
+            ],
+        ),
         with_columns(
             GlobalScanConfiguration::crd(),
             vec![

@@ -12,6 +12,8 @@ pub mod global_scan;
 pub mod group;
 pub mod oci;
 pub mod reference;
+pub mod snapshot_scan;
+pub mod user_scope;
 pub mod validation;
 
 pub use account::{QualysAccount, QualysAccountSpec, QualysAccountStatus};
@@ -23,6 +25,7 @@ pub use gcp::{GcpConnector, GcpConnectorSpec, GcpConnectorStatus};
 pub use global_scan::{GlobalScanConfiguration, GlobalScanConfigurationSpec, GlobalScanConfigurationStatus};
 pub use group::{ConnectorGroup, ConnectorGroupSpec, ConnectorGroupStatus};
 pub use oci::{OciConnector, OciConnectorSpec, OciConnectorStatus};
+pub use user_scope::{UserScope, UserScopeSpec, UserScopeStatus};
 
 /// API group of every kind.
 pub const GROUP: &str = "qualys-operator.io";

@@ -14,8 +14,10 @@ use super::group::{self, MemberCandidate};
 use super::identity::Recorded;
 use super::object::{DesiredObject, Kind, Model};
 use super::org::{DesiredOrg, PENDING_MEMBER};
+use super::scope;
 use crate::crd::common::{AdoptionPolicy, Management, SecretKeyRef};
 use crate::crd::group::MemberKind;
+use crate::crd::user_scope::UserScopeSpec;
 use crate::crd::{
     AzureConnectorSpec, AzureOrgConnectorSpec, ConnectorGroupSpec, GcpConnectorSpec, GlobalScanConfigurationSpec,
     OciConnectorSpec,
@@ -37,6 +39,8 @@ pub struct Inputs {
     pub secrets: BTreeMap<(String, String), BTreeMap<String, Secret>>,
     /// (namespace, AzureConnector name) → its Qualys id.
     pub azure_ids: BTreeMap<(String, String), String>,
+    /// (namespace, ConnectorGroup name) → its Qualys uuid.
+    pub group_ids: BTreeMap<(String, String), String>,
     /// namespace → connector objects groups may reference.
     pub members: BTreeMap<String, Vec<MemberCandidate>>,
     /// (namespace, AzureConnector name) listed as a member by some AzureOrgConnector.
@@ -277,6 +281,19 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
             let candidates = inputs.members.get(&namespace).cloned().unwrap_or_default();
             let g = group::resolve(&s, &name, &candidates);
             (Model::Group(g), s.management, AdoptionPolicy::AdoptOrCreate)
+        }
+        Kind::UserScope => {
+            let s: UserScopeSpec = spec(object)?;
+            let granted = object
+                .pointer("/status/granted")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter_map(scope::Entry::from_key)
+                .collect();
+            let u = scope::desired(&s, &namespace, &inputs.group_ids, granted);
+            (Model::UserScope(u), s.management, AdoptionPolicy::AdoptOrCreate)
         }
         Kind::GlobalScan => {
             let s: GlobalScanConfigurationSpec = spec(object)?;

@@ -12,6 +12,7 @@ use super::group::membership_changes;
 use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
 use super::org::PENDING_MEMBER;
 use super::plan::{Action, FieldChange, ObjectPlan, string_list};
+use super::scope;
 use crate::qualys::{QualysClient, QualysError, ScanConfig};
 
 /// What executing a plan did, including what succeeded before a failure (a
@@ -296,6 +297,13 @@ async fn create_object(client: &QualysClient, obj: &DesiredObject) -> Result<Str
             client.create_global_scan_config(&config).await.map_err(q("create"))?;
             GLOBAL_SCAN_KEY.to_string()
         }
+        // The planner never creates one: a scope belongs to an existing user.
+        Model::UserScope(u) => {
+            return Err(ExecError::Input {
+                action: "create".into(),
+                message: format!("Qualys has no user {}; user scopes cannot be created", u.user),
+            });
+        }
     };
     Ok(id)
 }
@@ -398,6 +406,33 @@ async fn apply_membership(
     first_failure.map_or(Ok(()), Err)
 }
 
+/// Takes `user`'s scope from `before` to `after`: one call for groups, one
+/// per cloud for accounts. A refused call does not stop the others (each is
+/// its own batch in Qualys); the first failure is reported.
+async fn apply_scope(
+    client: &QualysClient,
+    user: &str,
+    before: &scope::Entries,
+    after: &scope::Entries,
+) -> Result<(), ExecError> {
+    let calls = scope::calls(before, after);
+    let mut first_failure = None;
+    if let Some((add, remove)) = calls.groups
+        && let Err(e) = client.update_group_scope(user, &add, &remove).await
+    {
+        first_failure.get_or_insert(q("update group scope")(e));
+    }
+    for (cloud, [add, remove, add_regions, remove_regions]) in calls.accounts {
+        if let Err(e) = client
+            .update_account_scope(user, cloud, &add, &remove, &add_regions, &remove_regions)
+            .await
+        {
+            first_failure.get_or_insert(q("update account scope")(e));
+        }
+    }
+    first_failure.map_or(Ok(()), Err)
+}
+
 async fn update(
     client: &QualysClient,
     obj: &DesiredObject,
@@ -451,6 +486,13 @@ async fn update(
         (Model::Group(_), Kind::Group) | (Model::Group(_), _) => {
             if let Some(change) = changes.iter().find(|c| c.path == "spec.members") {
                 apply_membership(client, id, &string_list(&change.after), &string_list(&change.before)).await?;
+            }
+        }
+        (Model::UserScope(u), _) => {
+            if let Some(change) = changes.iter().find(|c| c.path == "spec.scope") {
+                let before = scope::from_keys(&string_list(&change.before));
+                let after = scope::from_keys(&string_list(&change.after));
+                apply_scope(client, &u.user, &before, &after).await?;
             }
         }
         (Model::GlobalScan(_), _) => {

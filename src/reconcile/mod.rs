@@ -22,4 +22,5 @@ pub mod object;
 pub mod org;
 pub mod plan;
 pub mod planner;
+pub mod scope;
 pub mod snapshot;

@@ -8,11 +8,12 @@ use super::fields::Fields;
 use super::group::DesiredGroup;
 use super::identity::Recorded;
 use super::org::DesiredOrg;
+use super::scope::DesiredScope;
 use crate::crd::common::{AdoptionPolicy, DeletionPolicy, Management, ManagementPolicy, ScanSchedule};
 use crate::qualys::CloudKind;
 
-/// The seven kinds that map to Qualys objects, in dependency order
-/// (connectors → org members → groups → global scan configuration).
+/// The kinds that map to Qualys objects, in dependency order
+/// (connectors → org members → groups → user scopes → global scan configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Aws,
@@ -21,17 +22,19 @@ pub enum Kind {
     Oci,
     AzureOrg,
     Group,
+    UserScope,
     GlobalScan,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Self::Aws,
         Self::Azure,
         Self::Gcp,
         Self::Oci,
         Self::AzureOrg,
         Self::Group,
+        Self::UserScope,
         Self::GlobalScan,
     ];
 
@@ -43,6 +46,7 @@ impl Kind {
             Self::Oci => "OciConnector",
             Self::AzureOrg => "AzureOrgConnector",
             Self::Group => "ConnectorGroup",
+            Self::UserScope => "UserScope",
             Self::GlobalScan => "GlobalScanConfiguration",
         }
     }
@@ -61,9 +65,10 @@ impl Kind {
         }
     }
 
-    /// Whether Qualys can delete objects of this kind.
+    /// Whether Qualys can delete objects of this kind (a user scope is
+    /// released entry by entry, the user stays).
     pub fn deletable(self) -> bool {
-        !matches!(self, Self::Group | Self::GlobalScan)
+        !matches!(self, Self::Group | Self::UserScope | Self::GlobalScan)
     }
 }
 
@@ -79,6 +84,7 @@ pub enum Model {
     Connector(DesiredConnector),
     Org(DesiredOrg),
     Group(DesiredGroup),
+    UserScope(DesiredScope),
     GlobalScan(ScanSchedule),
 }
 
@@ -117,6 +123,7 @@ impl DesiredObject {
             Model::Connector(c) => c.natural_key(),
             Model::Org(o) => o.natural_key(),
             Model::Group(g) => g.name.clone(),
+            Model::UserScope(u) => u.user.clone(),
             Model::GlobalScan(_) => GLOBAL_SCAN_KEY.into(),
         }
     }
@@ -126,6 +133,7 @@ impl DesiredObject {
             Model::Connector(c) => c.fields(),
             Model::Org(o) => o.fields(),
             Model::Group(g) => g.fields(),
+            Model::UserScope(u) => u.fields(),
             Model::GlobalScan(s) => super::desired::global_scan(s),
         }
     }

@@ -11,6 +11,7 @@ use super::identity::{self, Claimed, Listed, Resolution};
 use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
 use super::org::{self, PENDING_MEMBER};
 use super::plan::{Action, FieldChange, ObjectPlan, string_list};
+use super::scope;
 use super::snapshot::Snapshot;
 use crate::crd::azure_org::MemberPolicy;
 use crate::crd::common::DeletionPolicy;
@@ -63,6 +64,11 @@ pub fn observed_fields(obj: &DesiredObject, snap: &Snapshot, id: &str) -> Option
         }
         Kind::AzureOrg => snap.org(id).map(|o| org::observed_fields(&o.org, &o.members, sent)),
         Kind::Group => snap.group(id).map(group::observed_fields),
+        Kind::UserScope => snap.scopes.get(id).map(|s| {
+            let mut f = Fields::new();
+            f.set("spec.scope", serde_json::json!(scope::keys(&scope::observed(s))));
+            f
+        }),
         Kind::GlobalScan => snap.global_scan.as_ref().map(|c| {
             let mut f = Fields::new();
             if let Value::Object(map) = connector::observed_schedule(c) {
@@ -111,6 +117,11 @@ fn pending_members(obj: &DesiredObject) -> Vec<String> {
             .iter()
             .filter_map(|m| m.strip_prefix(PENDING_MEMBER))
             .map(|name| format!("member AzureConnector {name} has no Qualys id yet; it is attached once created"))
+            .collect(),
+        Model::UserScope(u) => u
+            .unresolved
+            .iter()
+            .map(|r| format!("{r} has no Qualys group uuid yet; it is added once it has one"))
             .collect(),
         Model::Group(g) => g
             .unresolved
@@ -210,6 +221,16 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
             plan.notes.extend(note);
             return plan;
         }
+        Resolution::Create { note } if obj.kind == Kind::UserScope => {
+            plan.notes.extend(note);
+            plan.actions.push(Action::Conflict {
+                reason: format!(
+                    "Qualys has no user {key} (a user scope belongs to an existing user): create the user in \
+                     Qualys, or correct spec.userName"
+                ),
+            });
+            return plan;
+        }
         Resolution::Create { note } if unknown_secret(obj).is_some() => {
             plan.notes.extend(note);
             let field = unknown_secret(obj).unwrap_or_default();
@@ -250,6 +271,9 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     }
     let observed = observed_fields(obj, snap, &id).unwrap_or_default();
     let mut changes = diff(&desired, &observed);
+    if let Model::UserScope(u) = &obj.model {
+        changes = scope_changes(u, snap, &id, &mut plan.notes);
+    }
     if let Model::Group(g) = &obj.model {
         keep_waiting_members(&mut changes, &g.waiting);
         keep_waiting_members(&mut changes, &g.not_cloudview);
@@ -306,6 +330,34 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     plan
 }
 
+/// The one change of a user scope: `spec.scope` from `before` to `after`.
+fn scope_change(before: &scope::Entries, after: &scope::Entries) -> FieldChange {
+    FieldChange {
+        path: "spec.scope".into(),
+        before: Some(serde_json::json!(scope::keys(before))),
+        after: Some(serde_json::json!(scope::keys(after))),
+        secret: false,
+    }
+}
+
+/// What a user scope changes: the spec's entries (group names resolved
+/// through the group list) added, and what the ownership lets it remove.
+fn scope_changes(u: &scope::DesiredScope, snap: &Snapshot, user: &str, notes: &mut Vec<String>) -> Vec<FieldChange> {
+    let before = snap.scopes.get(user).map(scope::observed).unwrap_or_default();
+    let (wanted, missing) = u.resolve_names(&snap.groups);
+    notes.extend(
+        missing
+            .into_iter()
+            .map(|m| format!("{m} matches no Qualys connector group; it is added once it exists")),
+    );
+    let after = scope::target(u.ownership, &wanted, &before, &u.granted);
+    if after == before {
+        Vec::new()
+    } else {
+        vec![scope_change(&before, &after)]
+    }
+}
+
 /// The spec field a kind's natural key comes from, for messages.
 fn natural_key_field(kind: Kind) -> &'static str {
     match kind {
@@ -315,6 +367,7 @@ fn natural_key_field(kind: Kind) -> &'static str {
         Kind::Oci => "spec.tenantId",
         Kind::AzureOrg => "spec.tenantId",
         Kind::Group => "spec.name",
+        Kind::UserScope => "spec.userName",
         Kind::GlobalScan => "account",
     }
 }
@@ -474,6 +527,23 @@ fn plan_deletion(obj: &DesiredObject, snap: &Snapshot, plan: &mut ObjectPlan) {
             plan.actions.push(Action::Retain {
                 id: Some(id),
                 reason: "Qualys has no API to delete a connector group; its memberships are dropped".into(),
+            });
+        }
+        (_, Kind::UserScope) => {
+            if let (Some(observed), Model::UserScope(u)) = (snap.scopes.get(&id), &obj.model) {
+                let before = scope::observed(observed);
+                let released = scope::release(&before, &u.granted);
+                if !released.is_empty() {
+                    let after: scope::Entries = before.difference(&released).cloned().collect();
+                    plan.actions.push(Action::Update {
+                        id: id.clone(),
+                        changes: vec![scope_change(&before, &after)],
+                    });
+                }
+            }
+            plan.actions.push(Action::Retain {
+                id: Some(id),
+                reason: "the user stays in Qualys; only what this object granted is removed".into(),
             });
         }
         (_, Kind::GlobalScan) => plan.actions.push(Action::Retain {

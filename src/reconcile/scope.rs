@@ -55,7 +55,10 @@ impl Entry {
         let entry = match prefix {
             "group" => Self::Group(rest.to_string()),
             "region" => Self::AwsRegion(rest.to_string()),
-            cloud => Self::Account(SCOPE_CLOUDS.into_iter().find(|c| c.type_name() == cloud)?, rest.to_string()),
+            cloud => Self::Account(
+                SCOPE_CLOUDS.into_iter().find(|c| c.type_name() == cloud)?,
+                rest.to_string(),
+            ),
         };
         Some(entry.normal())
     }
@@ -165,7 +168,11 @@ impl DesiredScope {
         let mut entries = self.entries.clone();
         let mut missing = Vec::new();
         for name in &self.group_names {
-            match groups.iter().find(|g| g.name.as_deref() == Some(name.as_str())).and_then(|g| g.uuid.clone()) {
+            match groups
+                .iter()
+                .find(|g| g.name.as_deref() == Some(name.as_str()))
+                .and_then(|g| g.uuid.clone())
+            {
                 Some(uuid) => {
                     entries.insert(Entry::Group(uuid).normal());
                 }
@@ -205,11 +212,18 @@ pub fn desired(
     let accounts = &spec.accounts;
     let listed = [
         (CloudKind::Aws, accounts.aws.as_ref().map(|a| &a.account_identifiers)),
-        (CloudKind::Azure, accounts.azure.as_ref().map(|a| &a.account_identifiers)),
+        (
+            CloudKind::Azure,
+            accounts.azure.as_ref().map(|a| &a.account_identifiers),
+        ),
         (CloudKind::Gcp, accounts.gcp.as_ref().map(|a| &a.account_identifiers)),
     ];
     for (cloud, ids) in listed {
-        entries.extend(ids.into_iter().flatten().map(|id| Entry::Account(cloud, id.clone()).normal()));
+        entries.extend(
+            ids.into_iter()
+                .flatten()
+                .map(|id| Entry::Account(cloud, id.clone()).normal()),
+        );
     }
     entries.extend(
         accounts
@@ -245,19 +259,12 @@ pub fn granted_after(desired: &Entries, granted: &Entries, before: &Entries, aft
         .collect()
 }
 
-/// What a user scope owns after a run of `plan`: after a successful write,
-/// what it owned and still lists plus what the write added; after a failed
-/// one, what it owned before (an entry added by a call that went through
-/// beside a refused one is not recorded: never owned, so never removed).
-pub fn granted_after_run(
-    u: &DesiredScope,
-    groups: &[crate::qualys::Group],
-    plan: &super::plan::ObjectPlan,
-    applied: &super::execute::Applied,
-) -> Entries {
-    if applied.failure.is_some() {
-        return u.granted.clone();
-    }
+/// What a user scope owns after a run of `plan`: what it owned and still
+/// lists, plus every entry the run set out to add, whether or not Qualys took
+/// it. Counting an add that failed as owned is harmless (removing what the
+/// user does not have changes nothing); not counting one that went through
+/// beside a refused call would leave that access behind for good.
+pub fn granted_after_run(u: &DesiredScope, groups: &[crate::qualys::Group], plan: &super::plan::ObjectPlan) -> Entries {
     let (wanted, _) = u.resolve_names(groups);
     let change = plan.actions.iter().find_map(|a| match a {
         super::plan::Action::Update { changes, .. } => changes.iter().find(|c| c.path == "spec.scope"),
@@ -318,7 +325,15 @@ pub fn calls(before: &Entries, after: &Entries) -> ScopeCalls {
             } else {
                 (Vec::new(), Vec::new())
             };
-            (cloud, [accounts(&add, cloud), accounts(&remove, cloud), add_regions, remove_regions])
+            (
+                cloud,
+                [
+                    accounts(&add, cloud),
+                    accounts(&remove, cloud),
+                    add_regions,
+                    remove_regions,
+                ],
+            )
         })
         .filter(|(_, lists)| lists.iter().any(|l| !l.is_empty()))
         .collect();

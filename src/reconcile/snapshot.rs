@@ -10,7 +10,7 @@ use super::connector;
 use super::identity::{Candidate, Listed};
 use super::object::{GLOBAL_SCAN_KEY, Kind};
 use super::org;
-use crate::qualys::{CloudKind, Connector, Group, OrgConnector, QualysClient, QualysError, ScanConfig};
+use crate::qualys::{CloudKind, Connector, Group, OrgConnector, QualysClient, QualysError, ScanConfig, UserScope};
 
 /// An organization connector with the ids of its attached members.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +26,10 @@ pub struct Snapshot {
     pub connectors: BTreeMap<CloudKind, Vec<Arc<Connector>>>,
     pub orgs: Vec<OrgDetail>,
     pub groups: Vec<Group>,
+    /// User scopes read, by user name. There is no list of users: each is
+    /// read by name (see [`Snapshot::observe_scopes`]); a user Qualys does
+    /// not know is absent.
+    pub scopes: BTreeMap<String, UserScope>,
     pub global_scan: Option<ScanConfig>,
     pub observed: BTreeSet<Kind>,
 }
@@ -62,11 +66,35 @@ impl Snapshot {
                     }
                 }
                 Kind::Group => snap.groups = client.list_groups().await?.items,
+                // Read by user name: see `observe_scopes`.
+                Kind::UserScope => continue,
                 Kind::GlobalScan => snap.global_scan = client.get_global_scan_config().await?,
             }
             snap.observed.insert(*kind);
         }
         Ok(snap)
+    }
+
+    /// Read the scope of each of `users` (one call each: Qualys lists no
+    /// users). A user Qualys does not know is left out, not an error.
+    pub async fn observe_scopes(
+        &mut self,
+        client: &QualysClient,
+        users: impl IntoIterator<Item = &str>,
+    ) -> Result<(), QualysError> {
+        for user in users {
+            match client.user_scope(user).await {
+                Ok(scope) => {
+                    self.scopes.insert(user.to_string(), scope);
+                }
+                Err(QualysError::NotFound { .. }) => {
+                    self.scopes.remove(user);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.observed.insert(Kind::UserScope);
+        Ok(())
     }
 
     /// About how many Qualys calls reading `kind` again costs, judged by what
@@ -84,6 +112,7 @@ impl Snapshot {
             None => match kind {
                 Kind::AzureOrg => 1 + 2 * u32::try_from(self.orgs.len() + more).unwrap_or(u32::MAX / 2),
                 Kind::Group => pages(self.groups.len()),
+                Kind::UserScope => u32::try_from(self.scopes.len() + more).unwrap_or(u32::MAX).max(1),
                 _ => 1,
             },
         }
@@ -160,6 +189,16 @@ impl Snapshot {
                     })
                 })
                 .collect(),
+            Kind::UserScope => self
+                .scopes
+                .keys()
+                .map(|user| Candidate {
+                    id: user.clone(),
+                    key: user.clone(),
+                    name: user.clone(),
+                    attached_to_org: false,
+                })
+                .collect(),
             Kind::GlobalScan => self
                 .global_scan
                 .iter()
@@ -211,6 +250,7 @@ impl Listed for KindListing<'_> {
             (Some(cloud), _) => self.snap.connector(cloud, id).is_some(),
             (None, Kind::AzureOrg) => self.snap.org(id).is_some(),
             (None, Kind::Group) => self.snap.group(id).is_some(),
+            (None, Kind::UserScope) => self.snap.scopes.contains_key(id),
             (None, _) => id == GLOBAL_SCAN_KEY && self.snap.global_scan.is_some(),
         }
     }

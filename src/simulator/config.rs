@@ -162,7 +162,15 @@ impl SimConfig {
     /// The configured users, or the single demo account.
     pub fn effective_users(&self) -> Vec<UserSpec> {
         if self.users.is_empty() {
-            vec![UserSpec::new("demo", "demo")]
+            // The API user, and a second user of the same subscription whose
+            // CloudView scope the examples manage.
+            vec![
+                UserSpec::new("demo", "demo"),
+                UserSpec {
+                    tenant: Some("demo".into()),
+                    ..UserSpec::new("demo_analyst", "demo_analyst")
+                },
+            ]
         } else {
             self.users.clone()
         }

@@ -25,8 +25,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-pub use cloudview::scope::UserScopeGrants;
 pub use cloudview::reports::FixedFieldChange;
+pub use cloudview::scope::UserScopeGrants;
 pub use config::{AwsBaseAccounts, RateLimitConfig, SecretEcho, SimConfig, UserSpec};
 pub use counters::Counter;
 pub use error::SimError;

@@ -136,6 +136,7 @@ The resource names (plurals) of our kinds.
 - ociconnectors
 - azureorgconnectors
 - connectorgroups
+- userscopes
 - globalscanconfigurations
 {{- end }}
 

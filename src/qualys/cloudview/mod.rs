@@ -1,5 +1,5 @@
 //! CloudView v1 (`/cloudview-api/rest/v1/...`): connector groups and v1 connectors.
 
 pub mod groups;
-pub mod scope;
 pub mod reports;
+pub mod scope;

@@ -3,8 +3,8 @@
 
 mod connectors;
 mod groups;
-pub mod scope;
 pub(crate) mod reports;
+pub mod scope;
 
 use std::collections::BTreeMap;
 
