@@ -1479,3 +1479,84 @@ fn e2e_missing_crds_stop_the_operator_with_a_clear_message() {
         "the message says what to do:\n{stderr}"
     );
 }
+
+/// Issue 18: a UserScope on the control plane. It grants what it lists,
+/// records only that as its own (a grant made by hand before is not), puts
+/// back what is removed behind its back, and on deletion revokes exactly its
+/// own grants.
+#[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
+fn e2e_a_user_scope_grants_corrects_and_revokes_only_its_own_grants() {
+    if !e2e() {
+        return;
+    }
+    use qualys_operator::simulator::UserScopeGrants;
+    const USER: &str = "demo_analyst";
+    let mut env = Env::new("userscope");
+    let legacy = "210987654321";
+    seed_cloudview_aws(&env, legacy, "legacy (created in the UI)");
+    let by_hand = UserScopeGrants {
+        accounts: [("AWS".to_string(), vec![legacy.to_string()])].into(),
+        ..UserScopeGrants::default()
+    };
+    env.sim.set_user_scope(USER, by_hand).unwrap_or_else(|e| panic!("{e}"));
+    env.start_operator(OperatorOptions::default());
+    env.apply_account();
+    env.apply_example("connector-group.yaml");
+    env.apply_example("user-scope.yaml");
+    let group = external_id(&env.wait_ready("ConnectorGroup", "platform-team", READY));
+    let scope = env.wait_ready("UserScope", "demo-analyst", READY);
+    assert_eq!(external_id(&scope), USER);
+    let grants = |env: &Env| env.sim.user_scope(USER).unwrap_or_else(|e| panic!("{e}"));
+    let g = grants(&env);
+    assert_eq!(g.groups, vec![group.clone()]);
+    let mut regions = g.regions.clone();
+    regions.sort();
+    assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+    assert_eq!(
+        g.accounts.get("AWS").cloned().unwrap_or_default(),
+        vec![legacy.to_string()]
+    );
+    let mut owned: Vec<String> = scope["status"]["granted"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    owned.sort();
+    assert_eq!(
+        owned,
+        [
+            format!("group:{group}"),
+            "region:eu-west-1".into(),
+            "region:us-east-1".into()
+        ],
+        "the hand grant is not the object's"
+    );
+
+    // Behind the operator's back: a granted region is revoked.
+    let mut drifted = grants(&env);
+    drifted.regions.retain(|r| r != "eu-west-1");
+    env.sim.set_user_scope(USER, drifted).unwrap_or_else(|e| panic!("{e}"));
+    wait_for("the revoked region to be granted again", RESYNC * 2 + SLACK, || {
+        let g = grants(&env);
+        if g.regions.iter().any(|r| r == "eu-west-1") {
+            Ok(())
+        } else {
+            Err(format!("{g:?}"))
+        }
+    });
+
+    env.delete("UserScope", "demo-analyst");
+    env.wait_gone("UserScope", "demo-analyst", READY);
+    let g = grants(&env);
+    assert!(
+        g.groups.is_empty() && g.regions.is_empty(),
+        "its own grants are revoked: {g:?}"
+    );
+    assert_eq!(
+        g.accounts.get("AWS").cloned().unwrap_or_default(),
+        vec![legacy.to_string()],
+        "the hand grant survives"
+    );
+}
