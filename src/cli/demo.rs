@@ -53,6 +53,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         include_str!("../../examples/oci-connector.yaml"),
     ),
     (
+        "examples/snapshot-scan-registration.yaml",
+        include_str!("../../examples/snapshot-scan-registration.yaml"),
+    ),
+    (
         "examples/user-scope.yaml",
         include_str!("../../examples/user-scope.yaml"),
     ),

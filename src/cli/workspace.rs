@@ -110,6 +110,7 @@ impl Workspace {
                 "secretHash": entry.secret_hash,
                 "lastRunRequestedAt": entry.last_run_requested_at,
                 "granted": entry.granted,
+                "registration": entry.registration,
             });
         }
         value
@@ -229,7 +230,7 @@ impl Workspace {
             &[Kind::Aws, Kind::Azure, Kind::Gcp, Kind::Oci],
             &[Kind::AzureOrg],
             &[Kind::Group],
-            &[Kind::UserScope],
+            &[Kind::UserScope, Kind::SnapshotScan],
             &[Kind::GlobalScan],
         ];
         let mut results = Vec::new();
@@ -252,6 +253,17 @@ impl Workspace {
                 }
                 if let Some(ran) = &applied.ran {
                     entry.last_run_requested_at = Some(ran.clone());
+                }
+                if let crate::reconcile::object::Model::SnapshotScan(r) = &obj.model {
+                    let registered = plan
+                        .actions
+                        .iter()
+                        .any(|a| matches!(a, crate::reconcile::plan::Action::Register { .. }));
+                    if applied.deleted {
+                        entry.registration = None;
+                    } else if registered && applied.failure.is_none() {
+                        entry.registration = Some(r.summary());
+                    }
                 }
                 if let crate::reconcile::object::Model::UserScope(u) = &obj.model {
                     let granted = scope::granted_after_run(u, &snap.groups, &plan);

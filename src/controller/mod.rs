@@ -43,7 +43,7 @@ use crate::crd::common::QualysStatus;
 use crate::crd::group::MemberKind;
 use crate::crd::{
     AwsConnector, AzureConnector, AzureOrgConnector, ConnectorGroup, GcpConnector, GlobalScanConfiguration,
-    OciConnector, QualysAccount, UserScope,
+    OciConnector, QualysAccount, SnapshotScanRegistration, UserScope,
 };
 use crate::metrics::Metrics;
 use crate::reconcile::account::UrlOverrides;
@@ -150,6 +150,7 @@ async fn check_crds(client: &Client) -> Result<(), RunError> {
         AzureOrgConnector::crd_name(),
         ConnectorGroup::crd_name(),
         UserScope::crd_name(),
+        SnapshotScanRegistration::crd_name(),
         GlobalScanConfiguration::crd_name(),
     ];
     let mut missing = Vec::new();
@@ -345,6 +346,7 @@ records!(
     AzureOrgConnector,
     ConnectorGroup,
     UserScope,
+    SnapshotScanRegistration,
     GlobalScanConfiguration
 );
 
@@ -680,6 +682,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         });
         start!(ConnectorGroup, Kind::Group, |_, _| {});
         start!(UserScope, Kind::UserScope, |_, _| {});
+        start!(SnapshotScanRegistration, Kind::SnapshotScan, |_, _| {});
         start!(GlobalScanConfiguration, Kind::GlobalScan, |_, _| {});
     }
     for ns in &namespaces {

@@ -312,6 +312,16 @@ impl ObserverHub {
         writes.get(id).copied()
     }
 
+    /// A read of `id` alone that started at `started` (kinds read object by
+    /// object, like user scopes) confirms the writes to it that finished before.
+    pub fn confirmed(&self, account: &str, kind: Kind, id: &str, started: Instant) {
+        let slot = self.slot(account, kind);
+        let mut writes = slot.writes.lock().unwrap_or_else(|e| e.into_inner());
+        if writes.get(id).is_some_and(|written| *written < started) {
+            writes.remove(id);
+        }
+    }
+
     /// Every kind of `account` with writes no read has confirmed yet, and their ids.
     fn unconfirmed(&self, account: &str) -> Vec<Changed> {
         let slots: Vec<(Kind, Arc<Slot>)> = {

@@ -236,6 +236,7 @@ async fn observe_user_scope(
     let started = tokio::time::Instant::now();
     let mut snapshot = (*groups.snapshot).clone();
     snapshot.observe_scopes(&account.client, [user]).await?;
+    shared.observers.confirmed(&account.key, Kind::UserScope, user, started);
     Ok(Seen {
         snapshot: Arc::new(snapshot),
         started,
@@ -593,7 +594,13 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     } else {
         shared.observers.while_writing(&account.key, ctx.kind, quiet)
     };
-    let seen = if ctx.kind == Kind::UserScope && (deleting || !desired.paused) {
+    let seen = if ctx.kind == Kind::SnapshotScan {
+        // Nothing to read: registering again is the observation.
+        Seen {
+            snapshot: Arc::default(),
+            started: tokio::time::Instant::now(),
+        }
+    } else if ctx.kind == Kind::UserScope && (deleting || !desired.paused) {
         // A user's scope is read by name on every reconcile (Qualys lists no
         // users), with the shared group list for groups named by name.
         let priority = if deleting || written.is_some() || spec_changed(&object) {
@@ -684,7 +691,8 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         .any(Action::writes)
         .then(|| shared.observers.write_under_way(&account.key, quiet));
     let applied = execute(&account.client, &desired, &plan, &guard).await;
-    let wrote = applied.changed_qualys();
+    // A registration is confirmed by the register call's own answer.
+    let wrote = applied.changed_qualys() && ctx.kind != Kind::SnapshotScan;
     if wrote && !applied.deleted {
         let id = applied.external_id.as_deref().or(plan.external_id.as_deref());
         shared.observers.record_write(&account.key, ctx.kind, id);
@@ -766,6 +774,17 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
 
     let external_id = applied.external_id.clone();
     let mut observed = status::observed(ctx.kind, &snapshot, external_id.as_deref());
+    if let Model::SnapshotScan(r) = &desired.model {
+        let registered = plan.actions.iter().any(|a| matches!(a, Action::Register { .. })) && applied.failure.is_none();
+        if let Some(summary) = if registered {
+            Some(r.summary())
+        } else {
+            r.registered.clone()
+        } {
+            observed.extra.insert("registration".into(), json!(summary));
+            observed.state = Some("REGISTERED".into());
+        }
+    }
     if let Model::UserScope(u) = &desired.model {
         let granted = scope::granted_after_run(u, &snapshot.groups, &plan);
         if !granted.is_empty() {

@@ -8,7 +8,7 @@ use kube::CustomResourceExt;
 
 use super::{
     AwsConnector, AzureConnector, AzureOrgConnector, ConnectorGroup, GcpConnector, GlobalScanConfiguration,
-    OciConnector, QualysAccount, UserScope,
+    OciConnector, QualysAccount, SnapshotScanRegistration, UserScope,
 };
 
 fn column(
@@ -113,6 +113,13 @@ pub fn all() -> Vec<CustomResourceDefinition> {
             vec![
                 column("User", "string", ".spec.userName", "Qualys user name", 0),
                 column("Ownership", "string", ".spec.ownership", "Listed or All", 1),
+            ],
+        ),
+        with_columns(
+            SnapshotScanRegistration::crd(),
+            vec![
+                column("Account", "string", ".spec.awsAccountId", "AWS account id", 0),
+                column("Schedule", "string", ".spec.schedule", "Quartz cron schedule", 0),
             ],
         ),
         with_columns(

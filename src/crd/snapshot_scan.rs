@@ -53,7 +53,9 @@ pub struct SnapshotScanRegistrationSpec {
 pub struct SnapshotScanRegistrationStatus {
     #[serde(flatten)]
     pub common: QualysStatus,
-    /// Target accounts Qualys listed at the last run request.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub target_accounts: Vec<String>,
+    /// The schedule and tags this object registered last, e.g.
+    /// `0 0 2 ? * * * | Owner=test`: Qualys cannot be read back, so this is
+    /// how a change of the spec is recognised (it needs a deregistration first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration: Option<String>,
 }

@@ -13,7 +13,7 @@ use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
 use super::org::PENDING_MEMBER;
 use super::plan::{Action, FieldChange, ObjectPlan, string_list};
 use super::scope;
-use crate::qualys::{QualysClient, QualysError, ScanConfig};
+use crate::qualys::{DeregisterOutcome, QualysClient, QualysError, RegisterOutcome, ScanConfig};
 
 /// What executing a plan did, including what succeeded before a failure (a
 /// create that succeeded must be recorded even when a later step fails).
@@ -244,6 +244,17 @@ async fn run_actions(
                     Some(cloud) => {
                         client.run_connector(cloud, &id).await.map_err(q("run"))?;
                     }
+                    None if obj.kind == Kind::SnapshotScan => {
+                        let run = client.run_snapshot_scan().await.map_err(q("run"))?;
+                        let targets: Vec<&str> = run
+                            .target_accounts
+                            .iter()
+                            .filter_map(|t| t.aws_account_id.as_deref())
+                            .collect();
+                        applied
+                            .log
+                            .push(format!("snapshot scan started for {}", targets.join(", ")));
+                    }
                     None => {
                         client
                             .run_org_connectors(std::slice::from_ref(&id))
@@ -253,6 +264,33 @@ async fn run_actions(
                 }
                 applied.ran = Some(requested_at.clone());
                 applied.log.push(format!("ran {id}"));
+            }
+            Action::Register { id, .. } => {
+                let Model::SnapshotScan(r) = &obj.model else {
+                    return Err(input("register")(format!("{} has no registration", obj.kind)));
+                };
+                let outcome = client
+                    .register_service_account(&r.write())
+                    .await
+                    .map_err(q("register"))?;
+                applied.external_id = Some(id.clone());
+                applied.log.push(match outcome {
+                    RegisterOutcome::Registered => format!("registered {id} for snapshot scans"),
+                    RegisterOutcome::AlreadyRegistered => {
+                        format!("registration of {id} confirmed (Qualys answered 304: it holds it)")
+                    }
+                });
+            }
+            Action::Deregister { id } => {
+                let outcome = client.deregister_service_account().await.map_err(q("deregister"))?;
+                applied.log.push(match outcome {
+                    DeregisterOutcome::Deregistered => format!("deregistered {id} and every other registration"),
+                    DeregisterOutcome::NotRegistered => format!("{id} was not registered"),
+                });
+                if obj.deleting {
+                    applied.deleted = true;
+                    applied.external_id = None;
+                }
             }
             Action::Attach { .. } | Action::Detach { .. } => {}
             Action::Retain { reason, .. } => applied.log.push(format!("retained: {reason}")),
@@ -296,6 +334,16 @@ async fn create_object(client: &QualysClient, obj: &DesiredObject) -> Result<Str
             let config = scan_config(obj).unwrap_or_default();
             client.create_global_scan_config(&config).await.map_err(q("create"))?;
             GLOBAL_SCAN_KEY.to_string()
+        }
+        // Registered by `Action::Register`, never created.
+        Model::SnapshotScan(r) => {
+            return Err(ExecError::Input {
+                action: "create".into(),
+                message: format!(
+                    "snapshot-scan registration of {} is registered, not created",
+                    r.aws_account_id
+                ),
+            });
         }
         // The planner never creates one: a scope belongs to an existing user.
         Model::UserScope(u) => {
@@ -487,6 +535,11 @@ async fn update(
             if let Some(change) = changes.iter().find(|c| c.path == "spec.members") {
                 apply_membership(client, id, &string_list(&change.after), &string_list(&change.before)).await?;
             }
+        }
+        (Model::SnapshotScan(_), _) => {
+            return Err(input("update")(
+                "a snapshot-scan registration cannot be updated; it is registered again".to_string(),
+            ));
         }
         (Model::UserScope(u), _) => {
             if let Some(change) = changes.iter().find(|c| c.path == "spec.scope") {

@@ -103,6 +103,20 @@ pub enum Action {
         id: Option<String>,
         reason: String,
     },
+    /// Register an AWS account for snapshot scans (Qualys answers 304 when it
+    /// already holds it: registering is also how a registration is observed).
+    Register {
+        id: String,
+        summary: String,
+        /// The object registered exactly this before: sent again only to
+        /// confirm Qualys still holds it (no change is planned).
+        confirm: bool,
+    },
+    /// Remove every snapshot-scan registration of the Qualys account (Qualys
+    /// deregisters without naming an account).
+    Deregister {
+        id: String,
+    },
     /// Trigger a run (the run-requested-at annotation changed).
     Run {
         id: String,
@@ -165,6 +179,14 @@ impl Action {
                 id.as_deref().unwrap_or("(no object)")
             )),
             Self::Run { id, requested_at } => out.push(format!("run {id} (requested at {requested_at})")),
+            Self::Register { id, summary, confirm } => out.push(if *confirm {
+                format!("confirm the snapshot-scan registration of {id} (registered again; Qualys answers 304 when it holds it)")
+            } else {
+                format!("register {id} for snapshot scans: {summary}")
+            }),
+            Self::Deregister { id } => out.push(format!(
+                "deregister {id} (and every other snapshot-scan registration of this Qualys account)"
+            )),
             Self::ReportDrift { id, changes } => {
                 out.push(format!("drift on {id} (ObserveOnly: not corrected)"));
                 out.extend(changes.iter().map(|f| format!("    {}", f.line())));
@@ -194,7 +216,9 @@ pub struct ObjectPlan {
 
 impl ObjectPlan {
     pub fn is_noop(&self) -> bool {
-        self.actions.iter().all(|a| matches!(a, Action::Retain { .. }))
+        self.actions
+            .iter()
+            .all(|a| matches!(a, Action::Retain { .. } | Action::Register { confirm: true, .. }))
     }
 }
 
@@ -243,7 +267,12 @@ impl Plan {
             for note in &object.notes {
                 out.push_str(&format!("  note: {note}\n"));
             }
-            if object.actions.is_empty() {
+            // A registration sent again only to confirm it changes nothing.
+            if object
+                .actions
+                .iter()
+                .all(|a| matches!(a, Action::Register { confirm: true, .. }))
+            {
                 unchanged += 1;
             }
         }

@@ -11,6 +11,7 @@ use super::identity::{self, Claimed, Listed, Resolution};
 use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
 use super::org::{self, PENDING_MEMBER};
 use super::plan::{Action, FieldChange, ObjectPlan, string_list};
+use super::registration::DesiredRegistration;
 use super::scope;
 use super::snapshot::Snapshot;
 use crate::crd::azure_org::MemberPolicy;
@@ -64,6 +65,8 @@ pub fn observed_fields(obj: &DesiredObject, snap: &Snapshot, id: &str) -> Option
         }
         Kind::AzureOrg => snap.org(id).map(|o| org::observed_fields(&o.org, &o.members, sent)),
         Kind::Group => snap.group(id).map(group::observed_fields),
+        // Nothing to read: see `plan_registration`.
+        Kind::SnapshotScan => None,
         Kind::UserScope => snap.scopes.get(id).map(|s| {
             let mut f = Fields::new();
             f.set("spec.scope", serde_json::json!(scope::keys(&scope::observed(s))));
@@ -166,6 +169,10 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
         actions: Vec::new(),
         notes: pending_members(obj),
     };
+    if let Model::SnapshotScan(r) = &obj.model {
+        plan_registration(obj, r, claims, &mut plan);
+        return plan;
+    }
     if obj.deleting {
         plan_deletion(obj, snap, &mut plan);
         return plan;
@@ -330,6 +337,75 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     plan
 }
 
+/// A snapshot-scan registration: Qualys has no read, so the plan is what
+/// the object knows it registered against its spec. Registering again is how
+/// it is observed (Qualys answers 304 when it holds the account).
+fn plan_registration(obj: &DesiredObject, r: &DesiredRegistration, claims: &Claims, plan: &mut ObjectPlan) {
+    let id = r.aws_account_id.clone();
+    plan.external_id = Some(id.clone());
+    let me = obj.reference();
+    if let Some(holder) = (ClaimedByOthers { claims, me: &me }).holder(&id) {
+        plan.actions.push(Action::Conflict {
+            reason: format!(
+                "{holder} already registers AWS account {id} for snapshot scans; keep one object per account"
+            ),
+        });
+        return;
+    }
+    if obj.deleting {
+        let action = match (obj.deletion_policy(), obj.observe_only(), &r.registered) {
+            (_, _, None) => Action::Retain {
+                id: Some(id),
+                reason: "this object never registered the account".into(),
+            },
+            (DeletionPolicy::Orphan, _, _) => Action::Retain {
+                id: Some(id),
+                reason: "deletionPolicy Orphan".into(),
+            },
+            (_, true, _) => Action::Retain {
+                id: Some(id),
+                reason: "managementPolicy ObserveOnly".into(),
+            },
+            _ => {
+                plan.notes.push(DEREGISTERS_ALL.into());
+                Action::Deregister { id }
+            }
+        };
+        plan.actions.push(action);
+        return;
+    }
+    if obj.paused {
+        plan.notes
+            .push("paused (qualys-operator.io/paused): nothing is observed or written".into());
+        return;
+    }
+    if obj.observe_only() {
+        plan.notes.push(
+            "ObserveOnly: Qualys has no read for snapshot-scan registrations, so there is nothing to report".into(),
+        );
+        return;
+    }
+    if let Some(reason) = r.invalid() {
+        plan.actions.push(Action::Conflict { reason });
+        return;
+    }
+    if r.changed() {
+        // Qualys keeps a registration's schedule and tags: only a new one changes them.
+        plan.notes.push(DEREGISTERS_ALL.into());
+        plan.actions.push(Action::Deregister { id: id.clone() });
+    }
+    plan.actions.push(Action::Register {
+        id: id.clone(),
+        summary: r.summary(),
+        confirm: r.registered.as_deref() == Some(r.summary().as_str()),
+    });
+    push_run(obj, Some(&id), plan);
+}
+
+/// What a deregistration does beyond this object.
+const DEREGISTERS_ALL: &str = "Qualys deregisters without naming an account: every snapshot-scan registration of \
+     this Qualys account is removed, and the other objects register theirs again at their next reconcile";
+
 /// The one change of a user scope: `spec.scope` from `before` to `after`.
 fn scope_change(before: &scope::Entries, after: &scope::Entries) -> FieldChange {
     FieldChange {
@@ -368,6 +444,7 @@ fn natural_key_field(kind: Kind) -> &'static str {
         Kind::AzureOrg => "spec.tenantId",
         Kind::Group => "spec.name",
         Kind::UserScope => "spec.userName",
+        Kind::SnapshotScan => "spec.awsAccountId",
         Kind::GlobalScan => "account",
     }
 }
@@ -455,7 +532,7 @@ fn push_run(obj: &DesiredObject, id: Option<&str>, plan: &mut ObjectPlan) {
     if obj.last_run_requested_at.as_ref() == Some(requested)
         || !matches!(
             obj.kind,
-            Kind::Aws | Kind::Azure | Kind::Gcp | Kind::Oci | Kind::AzureOrg
+            Kind::Aws | Kind::Azure | Kind::Gcp | Kind::Oci | Kind::AzureOrg | Kind::SnapshotScan
         )
     {
         return;

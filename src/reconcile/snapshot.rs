@@ -68,6 +68,8 @@ impl Snapshot {
                 Kind::Group => snap.groups = client.list_groups().await?.items,
                 // Read by user name: see `observe_scopes`.
                 Kind::UserScope => continue,
+                // Qualys has no read for registrations (see `registration`).
+                Kind::SnapshotScan => continue,
                 Kind::GlobalScan => snap.global_scan = client.get_global_scan_config().await?,
             }
             snap.observed.insert(*kind);
@@ -189,6 +191,7 @@ impl Snapshot {
                     })
                 })
                 .collect(),
+            Kind::SnapshotScan => Vec::new(),
             Kind::UserScope => self
                 .scopes
                 .keys()
