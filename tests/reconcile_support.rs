@@ -154,7 +154,7 @@ impl Env {
 
     pub async fn observe(&self) -> Snapshot {
         self.ws
-            .observe(&self.client)
+            .observe(&self.client, &self.state, &self.account)
             .await
             .unwrap_or_else(|e| panic!("observe: {e}"))
     }
@@ -166,7 +166,7 @@ impl Env {
 
     /// Apply; every result is returned (failures included).
     pub async fn try_apply(&mut self) -> Result<Vec<(ObjectPlan, Applied)>, CliError> {
-        let snap = self.ws.observe(&self.client).await?;
+        let snap = self.ws.observe(&self.client, &self.state, &self.account).await?;
         self.ws
             .apply(&self.client, &snap, &mut self.state, &self.account, None)
             .await

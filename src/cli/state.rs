@@ -20,6 +20,9 @@ pub struct Entry {
     /// UserScope: the entries the object added (see `UserScopeStatus::granted`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub granted: Vec<String>,
+    /// CloudViewReport: see `CloudViewReportStatus::confirmed_hash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_hash: Option<String>,
 }
 
 /// Entries per account (its API URL) and object (`Kind/namespace/name`).

@@ -15,8 +15,8 @@ use crate::reconcile::execute::{Applied, NoGuard, execute};
 use crate::reconcile::object::{DesiredObject, Kind};
 use crate::reconcile::plan::{ObjectPlan, Plan};
 use crate::reconcile::planner::{Claims, plan_object};
-use crate::reconcile::scope;
 use crate::reconcile::snapshot::Snapshot;
+use crate::reconcile::{report, scope};
 
 mod connect;
 mod load;
@@ -60,7 +60,7 @@ pub struct ApplyRun {
 /// The loaded manifests.
 #[derive(Debug, Default)]
 pub struct Workspace {
-    /// Objects of the seven Qualys kinds, with `metadata.namespace` filled in.
+    /// Objects of the Qualys kinds, with `metadata.namespace` filled in.
     pub objects: Vec<Value>,
     pub inputs: Inputs,
     accounts: Vec<(String, QualysAccountSpec)>,
@@ -110,6 +110,7 @@ impl Workspace {
                 "secretHash": entry.secret_hash,
                 "lastRunRequestedAt": entry.last_run_requested_at,
                 "granted": entry.granted,
+                "confirmedHash": entry.confirmed_hash,
             });
         }
         value
@@ -160,7 +161,10 @@ impl Workspace {
         (built, failed)
     }
 
-    pub async fn observe(&self, client: &QualysClient) -> Result<Snapshot, CliError> {
+    /// Read what the objects need: one batched read per kind, each user
+    /// scope by name, and the reports the list cannot settle in full (which
+    /// depends on what `state` recorded for them).
+    pub async fn observe(&self, client: &QualysClient, state: &State, account: &str) -> Result<Snapshot, CliError> {
         let mut snap = Snapshot::observe(client, &self.kinds())
             .await
             .map_err(CliError::Observe)?;
@@ -170,6 +174,14 @@ impl Workspace {
                 .await
                 .map_err(CliError::Observe)?;
         }
+        let (reports, _) = self.build(&[Kind::Report], state, account);
+        let full: BTreeSet<String> = reports
+            .iter()
+            .filter_map(|r| report::full_read_wanted(r, &snap))
+            .collect();
+        snap.observe_report_details(client, full.iter().map(String::as_str))
+            .await
+            .map_err(CliError::Observe)?;
         Ok(snap)
     }
 
@@ -189,7 +201,8 @@ impl Workspace {
         Plan { objects: plans }
     }
 
-    /// Apply tier by tier (connectors, org connectors, groups, global scan),
+    /// Apply tier by tier (connectors, org connectors, groups, user scopes,
+    /// reports, global scan),
     /// rebuilding each tier with the ids the previous tiers produced.
     pub async fn apply(
         &self,
@@ -225,11 +238,12 @@ impl Workspace {
         account: &str,
         save: &mut dyn FnMut(&State) -> Result<(), StateError>,
     ) -> ApplyRun {
-        let tiers: [&[Kind]; 5] = [
+        let tiers: [&[Kind]; 6] = [
             &[Kind::Aws, Kind::Azure, Kind::Gcp, Kind::Oci],
             &[Kind::AzureOrg],
             &[Kind::Group],
             &[Kind::UserScope],
+            &[Kind::Report],
             &[Kind::GlobalScan],
         ];
         let mut results = Vec::new();
@@ -256,6 +270,9 @@ impl Workspace {
                 if let crate::reconcile::object::Model::UserScope(u) = &obj.model {
                     let granted = scope::granted_after_run(u, &snap.groups, &plan);
                     entry.granted = scope::keys(&granted);
+                }
+                if let crate::reconcile::object::Model::Report(r) = &obj.model {
+                    entry.confirmed_hash = report::confirmed_after(r, snap, &plan, &applied);
                 }
                 if let Some(id) = &applied.external_id {
                     claims.insert(id.clone(), obj.reference());

@@ -42,8 +42,8 @@ use secret_index::SecretReferences;
 use crate::crd::common::QualysStatus;
 use crate::crd::group::MemberKind;
 use crate::crd::{
-    AwsConnector, AzureConnector, AzureOrgConnector, ConnectorGroup, GcpConnector, GlobalScanConfiguration,
-    OciConnector, QualysAccount, UserScope,
+    AwsConnector, AzureConnector, AzureOrgConnector, CloudViewReport, ConnectorGroup, GcpConnector,
+    GlobalScanConfiguration, OciConnector, QualysAccount, UserScope,
 };
 use crate::metrics::Metrics;
 use crate::reconcile::account::UrlOverrides;
@@ -150,6 +150,7 @@ async fn check_crds(client: &Client) -> Result<(), RunError> {
         AzureOrgConnector::crd_name(),
         ConnectorGroup::crd_name(),
         UserScope::crd_name(),
+        CloudViewReport::crd_name(),
         GlobalScanConfiguration::crd_name(),
     ];
     let mut missing = Vec::new();
@@ -345,6 +346,7 @@ records!(
     AzureOrgConnector,
     ConnectorGroup,
     UserScope,
+    CloudViewReport,
     GlobalScanConfiguration
 );
 
@@ -680,6 +682,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         });
         start!(ConnectorGroup, Kind::Group, |_, _| {});
         start!(UserScope, Kind::UserScope, |_, _| {});
+        start!(CloudViewReport, Kind::Report, |_, _| {});
         start!(GlobalScanConfiguration, Kind::GlobalScan, |_, _| {});
     }
     for ns in &namespaces {

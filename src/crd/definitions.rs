@@ -7,8 +7,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 
 use super::{
-    AwsConnector, AzureConnector, AzureOrgConnector, ConnectorGroup, GcpConnector, GlobalScanConfiguration,
-    OciConnector, QualysAccount, UserScope,
+    AwsConnector, AzureConnector, AzureOrgConnector, CloudViewReport, ConnectorGroup, GcpConnector,
+    GlobalScanConfiguration, OciConnector, QualysAccount, UserScope,
 };
 
 fn column(
@@ -113,6 +113,20 @@ pub fn all() -> Vec<CustomResourceDefinition> {
             vec![
                 column("User", "string", ".spec.userName", "Qualys user name", 0),
                 column("Ownership", "string", ".spec.ownership", "Listed or All", 1),
+            ],
+        ),
+        with_columns(
+            CloudViewReport::crd(),
+            vec![
+                column("Title", "string", ".spec.title", "Report name in Qualys", 0),
+                column("Type", "string", ".spec.type", "MANDATE or POLICY", 0),
+                column(
+                    "Created",
+                    "string",
+                    ".status.createdOn",
+                    "When Qualys created the report",
+                    1,
+                ),
             ],
         ),
         with_columns(

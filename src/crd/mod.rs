@@ -12,6 +12,7 @@ pub mod global_scan;
 pub mod group;
 pub mod oci;
 pub mod reference;
+pub mod report;
 pub mod snapshot_scan;
 pub mod user_scope;
 pub mod validation;
@@ -25,6 +26,7 @@ pub use gcp::{GcpConnector, GcpConnectorSpec, GcpConnectorStatus};
 pub use global_scan::{GlobalScanConfiguration, GlobalScanConfigurationSpec, GlobalScanConfigurationStatus};
 pub use group::{ConnectorGroup, ConnectorGroupSpec, ConnectorGroupStatus};
 pub use oci::{OciConnector, OciConnectorSpec, OciConnectorStatus};
+pub use report::{CloudViewReport, CloudViewReportSpec, CloudViewReportStatus};
 pub use user_scope::{UserScope, UserScopeSpec, UserScopeStatus};
 
 /// API group of every kind.

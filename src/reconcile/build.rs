@@ -14,9 +14,11 @@ use super::group::{self, MemberCandidate};
 use super::identity::Recorded;
 use super::object::{DesiredObject, Kind, Model};
 use super::org::{DesiredOrg, PENDING_MEMBER};
+use super::report;
 use super::scope;
 use crate::crd::common::{AdoptionPolicy, Management, SecretKeyRef};
 use crate::crd::group::MemberKind;
+use crate::crd::report::CloudViewReportSpec;
 use crate::crd::user_scope::UserScopeSpec;
 use crate::crd::{
     AzureConnectorSpec, AzureOrgConnectorSpec, ConnectorGroupSpec, GcpConnectorSpec, GlobalScanConfigurationSpec,
@@ -294,6 +296,11 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
                 .collect();
             let u = scope::desired(&s, &namespace, &inputs.group_ids, granted);
             (Model::UserScope(u), s.management, AdoptionPolicy::AdoptOrCreate)
+        }
+        Kind::Report => {
+            let s: CloudViewReportSpec = spec(object)?;
+            let r = report::desired(&s, &name, status("confirmedHash"));
+            (Model::Report(r), s.management, s.adoption_policy)
         }
         Kind::GlobalScan => {
             let s: GlobalScanConfigurationSpec = spec(object)?;

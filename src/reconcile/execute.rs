@@ -210,6 +210,10 @@ async fn run_actions(
             Action::Delete { id } => {
                 match obj.kind.cloud() {
                     Some(cloud) => client.delete_connector(cloud, id).await.map_err(q("delete"))?,
+                    None if obj.kind == Kind::Report => client
+                        .delete_reports(std::slice::from_ref(id))
+                        .await
+                        .map_err(q("delete"))?,
                     None => client.delete_org_connector(id).await.map_err(q("delete"))?,
                 }
                 applied.log.push(format!("deleted {id}"));
@@ -296,6 +300,10 @@ async fn create_object(client: &QualysClient, obj: &DesiredObject) -> Result<Str
             let config = scan_config(obj).unwrap_or_default();
             client.create_global_scan_config(&config).await.map_err(q("create"))?;
             GLOBAL_SCAN_KEY.to_string()
+        }
+        Model::Report(r) => {
+            let created = client.create_report(&r.write(None)).await.map_err(q("create"))?;
+            created.report_id.unwrap_or_default()
         }
         // The planner never creates one: a scope belongs to an existing user.
         Model::UserScope(u) => {
@@ -494,6 +502,19 @@ async fn update(
                 let after = scope::from_keys(&string_list(&change.after));
                 apply_scope(client, &u.user, &before, &after).await?;
             }
+        }
+        (Model::Report(r), _) => {
+            // The whole configuration is sent: what the spec leaves alone is
+            // sent back as Qualys has it now.
+            let current = if r.description.is_none() || r.policies.is_none() {
+                Some(client.get_report(id).await.map_err(q("read before update"))?)
+            } else {
+                None
+            };
+            client
+                .patch_report(id, &r.write(current.as_ref()))
+                .await
+                .map_err(q("update"))?;
         }
         (Model::GlobalScan(_), _) => {
             let config = scan_config(obj).unwrap_or_default();

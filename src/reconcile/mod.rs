@@ -22,5 +22,6 @@ pub mod object;
 pub mod org;
 pub mod plan;
 pub mod planner;
+pub mod report;
 pub mod scope;
 pub mod snapshot;

@@ -8,12 +8,13 @@ use super::fields::Fields;
 use super::group::DesiredGroup;
 use super::identity::Recorded;
 use super::org::DesiredOrg;
+use super::report::DesiredReport;
 use super::scope::DesiredScope;
 use crate::crd::common::{AdoptionPolicy, DeletionPolicy, Management, ManagementPolicy, ScanSchedule};
 use crate::qualys::CloudKind;
 
-/// The kinds that map to Qualys objects, in dependency order
-/// (connectors → org members → groups → user scopes → global scan configuration).
+/// The kinds that map to Qualys objects, in dependency order (connectors →
+/// org members → groups → user scopes → reports → global scan configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Aws,
@@ -23,11 +24,12 @@ pub enum Kind {
     AzureOrg,
     Group,
     UserScope,
+    Report,
     GlobalScan,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Self::Aws,
         Self::Azure,
         Self::Gcp,
@@ -35,6 +37,7 @@ impl Kind {
         Self::AzureOrg,
         Self::Group,
         Self::UserScope,
+        Self::Report,
         Self::GlobalScan,
     ];
 
@@ -47,6 +50,7 @@ impl Kind {
             Self::AzureOrg => "AzureOrgConnector",
             Self::Group => "ConnectorGroup",
             Self::UserScope => "UserScope",
+            Self::Report => "CloudViewReport",
             Self::GlobalScan => "GlobalScanConfiguration",
         }
     }
@@ -85,6 +89,7 @@ pub enum Model {
     Org(DesiredOrg),
     Group(DesiredGroup),
     UserScope(DesiredScope),
+    Report(DesiredReport),
     GlobalScan(ScanSchedule),
 }
 
@@ -124,6 +129,7 @@ impl DesiredObject {
             Model::Org(o) => o.natural_key(),
             Model::Group(g) => g.name.clone(),
             Model::UserScope(u) => u.user.clone(),
+            Model::Report(r) => r.title.clone(),
             Model::GlobalScan(_) => GLOBAL_SCAN_KEY.into(),
         }
     }
@@ -134,6 +140,7 @@ impl DesiredObject {
             Model::Org(o) => o.fields(),
             Model::Group(g) => g.fields(),
             Model::UserScope(u) => u.fields(),
+            Model::Report(r) => r.fields(),
             Model::GlobalScan(s) => super::desired::global_scan(s),
         }
     }

@@ -11,6 +11,7 @@ use super::identity::{self, Claimed, Listed, Resolution};
 use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
 use super::org::{self, PENDING_MEMBER};
 use super::plan::{Action, FieldChange, ObjectPlan, string_list};
+use super::report;
 use super::scope;
 use super::snapshot::Snapshot;
 use crate::crd::azure_org::MemberPolicy;
@@ -69,6 +70,12 @@ pub fn observed_fields(obj: &DesiredObject, snap: &Snapshot, id: &str) -> Option
             f.set("spec.scope", serde_json::json!(scope::keys(&scope::observed(s))));
             f
         }),
+        Kind::Report => match &obj.model {
+            Model::Report(r) => snap
+                .report(id)
+                .map(|item| report::observed_fields(item, snap.report_details.get(id), r)),
+            _ => None,
+        },
         Kind::GlobalScan => snap.global_scan.as_ref().map(|c| {
             let mut f = Fields::new();
             if let Value::Object(map) = connector::observed_schedule(c) {
@@ -302,6 +309,7 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     let fixed_paths: &[&str] = match obj.kind {
         Kind::AzureOrg => ORG_FIXED,
         Kind::Group => GROUP_FIXED,
+        Kind::Report => report::FIXED,
         _ => &[],
     };
     let fixed: Vec<&str> = changes
@@ -309,6 +317,12 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
         .map(|c| c.path.as_str())
         .filter(|p| fixed_paths.contains(p))
         .collect();
+    if !fixed.is_empty() && obj.kind == Kind::Report {
+        plan.actions.push(Action::Conflict {
+            reason: report::fixed_conflict(&id, &fixed),
+        });
+        return plan;
+    }
     if !fixed.is_empty() {
         plan.actions.push(Action::Conflict {
             reason: format!(
@@ -368,6 +382,7 @@ fn natural_key_field(kind: Kind) -> &'static str {
         Kind::AzureOrg => "spec.tenantId",
         Kind::Group => "spec.name",
         Kind::UserScope => "spec.userName",
+        Kind::Report => "spec.title",
         Kind::GlobalScan => "account",
     }
 }
@@ -549,6 +564,13 @@ fn plan_deletion(obj: &DesiredObject, snap: &Snapshot, plan: &mut ObjectPlan) {
         (_, Kind::GlobalScan) => plan.actions.push(Action::Retain {
             id: Some(id),
             reason: "Qualys has no API to delete the global scan configuration".into(),
+        }),
+        // The CRD refuses it; a manifest that bypassed the schema gets no delete either.
+        (DeletionPolicy::Disable, Kind::Report) => plan.actions.push(Action::Retain {
+            id: Some(id),
+            reason: "deletionPolicy Disable does not apply to reports (Qualys cannot disable one); set Delete or \
+                     Orphan"
+                .into(),
         }),
         (DeletionPolicy::Disable, _) => plan.actions.push(Action::Disable { id }),
         (DeletionPolicy::Delete, _) => plan.actions.push(Action::Delete { id }),
