@@ -811,11 +811,12 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         if let Some(hash) = report::confirmed_after(r, &snapshot, &plan, &applied) {
             observed.extra.insert("confirmedHash".into(), json!(hash));
         }
-        // Only a full read shows it: kept from the last one.
+        // Only the create answer and a full read show it: kept from then.
+        let kept = object.pointer("/status/createdOn").and_then(Value::as_str);
         if !observed.extra.contains_key("createdOn")
-            && let Some(created) = object.pointer("/status/createdOn").filter(|v| v.is_string())
+            && let Some(created) = applied.created_on.as_deref().or(kept)
         {
-            observed.extra.insert("createdOn".into(), created.clone());
+            observed.extra.insert("createdOn".into(), json!(created));
         }
     }
     let mut verdict = status::verdict(

@@ -64,7 +64,7 @@ pub struct ReportAccount {
     status = "CloudViewReportStatus",
     shortname = "qreport",
     category = "qualys",
-    doc = "A CloudView report configuration: a mandate or policy compliance report over cloud accounts. The title is the natural key: an existing report with the same title is adopted. Qualys' report list shows only the title, type, format and accounts: the description, mandate and policies are read in full when the spec changes, after each write, and whenever the list shows a difference; a change made in Qualys to only those is seen at that next full read (status.confirmedHash). A change of type or mandateId cannot be made in place: delete the object (deletionPolicy Delete removes the report) and create it again."
+    doc = "A CloudView report configuration: a mandate or policy compliance report over cloud accounts. The title is the natural key: an existing report with the same title is adopted. Qualys' report list shows only the title, type, format and accounts: the description, mandate and policies are read in full only when the spec changed them since they were last written or read, or the list shows a difference (status.confirmedHash); a change made in Qualys to only those is seen at that next full read. A change of type or mandateId cannot be made in place: delete the object (deletionPolicy Delete removes the report) and create it again."
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
@@ -121,10 +121,10 @@ pub struct CloudViewReportStatus {
     /// When Qualys created the report (`createdOn`, as Qualys writes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_on: Option<String>,
-    /// Hash of the spec's description, mandateId and policies the last time
-    /// Qualys, read in full, matched them. Qualys' report list does not show
-    /// those fields: while the spec's hash equals this one and the list shows
-    /// no difference, the report is not read in full again.
+    /// Hash of the spec's description, mandateId and policies as last written
+    /// to Qualys, or last read in full and found matching. Qualys' report
+    /// list does not show those fields: while the spec's hash equals this one
+    /// and the list shows no difference, the report is not read in full.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmed_hash: Option<String>,
 }

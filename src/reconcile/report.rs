@@ -4,13 +4,15 @@
 //! read per account); a report is read in full only when the list cannot
 //! settle it:
 //!
-//! * the spec's description, mandate or policies were never confirmed by a
-//!   full read (a new or adopted object, a changed spec, any write since), or
+//! * the spec's description, mandate or policies are not confirmed: neither
+//!   written by the operator nor read in full and found matching since they
+//!   last changed (an adopted object, a changed spec, a failed write), or
 //! * the list shows a difference (the object is written anyway, and the full
 //!   read shows every field that differs and whether it can be changed).
 //!
-//! Once a full read matched, the hash of those three spec fields is recorded
-//! (`status.confirmedHash`, the CLI's state file); while it still matches and
+//! The hash of those three spec fields as last written or confirmed is
+//! recorded (`status.confirmedHash`, the CLI's state file), as the hash of
+//! secrets sent is for fields Qualys never shows; while it still matches and
 //! the list shows nothing, no report is read in full. The cost: a change made
 //! in Qualys to only the description or policies is seen at the next full
 //! read, not at the next resync.
@@ -275,10 +277,18 @@ pub fn full_read_wanted(obj: &DesiredObject, snap: &Snapshot) -> Option<String> 
     (differs || !r.is_confirmed()).then_some(id)
 }
 
-/// The hash to record after a run: the spec's, when a full read showed Qualys
-/// matching it and nothing was written; none after a write (the next run
-/// confirms it by a full read); else what was recorded.
+/// The hash to record after a run: the spec's once it was written (a create
+/// or update sends every field), or once a full read showed Qualys matching
+/// it; none after a failed write or a delete (what Qualys holds is unknown:
+/// the next run reads it in full); else what was recorded.
 pub fn confirmed_after(r: &DesiredReport, snap: &Snapshot, plan: &ObjectPlan, applied: &Applied) -> Option<String> {
+    if applied.failure.is_some() || applied.deleted {
+        return None;
+    }
+    let written = plan
+        .actions
+        .iter()
+        .any(|a| matches!(a, Action::Create { .. } | Action::Update { .. }));
     let read_in_full = plan
         .external_id
         .as_ref()
@@ -287,10 +297,8 @@ pub fn confirmed_after(r: &DesiredReport, snap: &Snapshot, plan: &ObjectPlan, ap
         .actions
         .iter()
         .all(|a| matches!(a, Action::Adopt { .. } | Action::Retain { .. }));
-    if applied.failure.is_none() && read_in_full && settled {
+    if written || (read_in_full && settled) {
         Some(r.unlisted_hash())
-    } else if applied.failure.is_some() || plan.actions.iter().any(Action::writes) {
-        None
     } else {
         r.confirmed.clone()
     }
