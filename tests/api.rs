@@ -13,7 +13,7 @@ fn root() -> PathBuf {
 #[test]
 fn committed_crds_match_generated() {
     let all = definitions::all();
-    assert_eq!(all.len(), 9, "nine kinds");
+    assert_eq!(all.len(), 10, "ten kinds");
     for crd in &all {
         let path = root().join("crds").join(definitions::file_name(crd));
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
@@ -93,6 +93,7 @@ fn parse_typed(doc: &manifest::Document) -> Result<(), String> {
         "ConnectorGroup" => serde_json::from_value::<crd::ConnectorGroup>(v).map(|_| ()),
         "GlobalScanConfiguration" => serde_json::from_value::<crd::GlobalScanConfiguration>(v).map(|_| ()),
         "UserScope" => serde_json::from_value::<crd::UserScope>(v).map(|_| ()),
+        "CloudViewReport" => serde_json::from_value::<crd::CloudViewReport>(v).map(|_| ()),
         "Secret" => return Ok(()),
         other => return Err(format!("unexpected kind {other}")),
     };
@@ -105,7 +106,7 @@ fn every_example_parses_and_validates() {
     let mut kinds: Vec<&str> = docs.iter().map(|d| d.kind()).filter(|k| *k != "Secret").collect();
     kinds.sort_unstable();
     kinds.dedup();
-    assert_eq!(kinds.len(), 9, "one example per kind, got {kinds:?}");
+    assert_eq!(kinds.len(), 10, "one example per kind, got {kinds:?}");
     for doc in &docs {
         parse_typed(doc).unwrap_or_else(|e| panic!("{}: {e}", doc.describe()));
         if doc.kind() != "Secret" {

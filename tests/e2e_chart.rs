@@ -39,7 +39,7 @@ const NAMESPACE: &str = "qualys-operator";
 /// The operator's ServiceAccount (and every resource name) for RELEASE.
 const FULLNAME: &str = "qualys-operator";
 
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 10] = [
     "qualysaccounts",
     "awsconnectors",
     "azureconnectors",
@@ -48,6 +48,7 @@ const KINDS: [&str; 9] = [
     "azureorgconnectors",
     "connectorgroups",
     "userscopes",
+    "cloudviewreports",
     "globalscanconfigurations",
 ];
 

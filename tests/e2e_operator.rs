@@ -1255,7 +1255,8 @@ fn e2e_readyz_waits_for_every_cache_to_sync() {
     let others = "qualysaccounts, qualysaccounts/status, awsconnectors, awsconnectors/status, \
                   azureconnectors, azureconnectors/status, ociconnectors, ociconnectors/status, \
                   azureorgconnectors, azureorgconnectors/status, connectorgroups, connectorgroups/status, \
-                  userscopes, userscopes/status, globalscanconfigurations, globalscanconfigurations/status, gcpconnectors/status";
+                  userscopes, userscopes/status, cloudviewreports, cloudviewreports/status, \
+                  globalscanconfigurations, globalscanconfigurations/status, gcpconnectors/status";
     let crd_reader = format!("qo-readyz-{}", env.ns);
     env.apply(&fill(
         "apiVersion: v1

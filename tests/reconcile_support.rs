@@ -34,8 +34,9 @@ pub const GROUP: &str = "ConnectorGroup/default/platform-team";
 pub const SCAN: &str = "GlobalScanConfiguration/default/perimeter-scans";
 /// Not in [`ALL`]: a user scope is never created, it changes an existing user.
 pub const USER_SCOPE: &str = "UserScope/default/demo-analyst";
+pub const REPORT: &str = "CloudViewReport/default/aws-prod-ccm";
 /// The examples that create a Qualys object.
-pub const ALL: [&str; 7] = [AWS, AZURE, GCP, OCI, ORG, GROUP, SCAN];
+pub const ALL: [&str; 8] = [AWS, AZURE, GCP, OCI, ORG, GROUP, REPORT, SCAN];
 
 /// The bundled examples, parsed.
 pub fn example_documents() -> Vec<Document> {

@@ -56,6 +56,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "examples/user-scope.yaml",
         include_str!("../../examples/user-scope.yaml"),
     ),
+    (
+        "examples/cloudview-report.yaml",
+        include_str!("../../examples/cloudview-report.yaml"),
+    ),
 ];
 
 /// The examples as a workspace.

@@ -137,6 +137,7 @@ The resource names (plurals) of our kinds.
 - azureorgconnectors
 - connectorgroups
 - userscopes
+- cloudviewreports
 - globalscanconfigurations
 {{- end }}
 
