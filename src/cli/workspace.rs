@@ -13,8 +13,9 @@ use crate::qualys::{QualysClient, QualysError};
 use crate::reconcile::build::{self, Inputs};
 use crate::reconcile::execute::{Applied, NoGuard, execute};
 use crate::reconcile::object::{DesiredObject, Kind};
+use crate::reconcile::plan::Action;
 use crate::reconcile::plan::{ObjectPlan, Plan};
-use crate::reconcile::planner::{Claims, plan_object};
+use crate::reconcile::planner::{Claims, creating_claim, plan_object};
 use crate::reconcile::snapshot::Snapshot;
 use crate::reconcile::{report, scope};
 
@@ -55,6 +56,14 @@ pub struct ApplyRun {
     pub results: Vec<(ObjectPlan, Applied)>,
     /// Saving the state failed after the last result; nothing was written after it.
     pub save_error: Option<StateError>,
+}
+
+/// An object planning a create holds its natural key for the rest of the
+/// run: the snapshot, read before the run, cannot show what it creates.
+fn claim_create(claims: &mut Claims, obj: &DesiredObject, plan: &ObjectPlan) {
+    if plan.actions.iter().any(|a| matches!(a, Action::Create { .. })) {
+        claims.insert(creating_claim(obj.kind, &obj.natural_key()), obj.reference());
+    }
 }
 
 /// The loaded manifests.
@@ -196,6 +205,7 @@ impl Workspace {
             } else if obj.kind == Kind::GlobalScan {
                 claims.insert(crate::reconcile::object::GLOBAL_SCAN_KEY.into(), obj.reference());
             }
+            claim_create(&mut claims, obj, &plan);
             plans.push(plan);
         }
         Plan { objects: plans }
@@ -256,6 +266,7 @@ impl Workspace {
                 if let Some(id) = &plan.external_id {
                     claims.insert(id.clone(), obj.reference());
                 }
+                claim_create(&mut claims, obj, &plan);
                 let applied = execute(client, obj, &plan, &NoGuard).await;
                 let entry = state.entry_mut(account, &obj.reference());
                 if applied.external_id.is_some() || applied.deleted {

@@ -36,6 +36,14 @@ const GROUP_FIXED: &[&str] = &["spec.name"];
 /// them. The planned object's own entry, if any, does not count.
 pub type Claims = BTreeMap<String, String>;
 
+/// The claim an object planning a create holds on its natural key (see
+/// [`Claims`]): within one run, the objects after it that share the key are
+/// conflicts, not second creates. Qualys enforces unique names for some kinds
+/// only (report titles, for one, need not be unique).
+pub fn creating_claim(kind: Kind, key: &str) -> String {
+    format!("creating {kind} {key}")
+}
+
 /// The claims of every object but `me`.
 struct ClaimedByOthers<'a> {
     claims: &'a Claims,
@@ -246,6 +254,19 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
                     "{field}: the Secret's value is empty; Qualys needs it to create the {}: fill in the \
                      Secret, then apply",
                     obj.kind
+                ),
+            });
+            return plan;
+        }
+        Resolution::Create { note } if others.holder(&creating_claim(obj.kind, &key)).is_some() => {
+            plan.notes.extend(note);
+            let holder = others.holder(&creating_claim(obj.kind, &key)).unwrap_or_default();
+            plan.actions.push(Action::Conflict {
+                reason: format!(
+                    "{holder} creates the Qualys {} for {key} in this run; one object per Qualys object: delete one \
+                     of the two objects, or give this one another {key_field}",
+                    obj.kind,
+                    key_field = natural_key_field(obj.kind)
                 ),
             });
             return plan;
