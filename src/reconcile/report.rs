@@ -461,6 +461,58 @@ mod tests {
     }
 
     #[test]
+    fn the_hash_is_recorded_once_written_or_read_matching_and_dropped_on_failure() {
+        let r = DesiredReport {
+            confirmed: Some("sha256:old".into()),
+            ..mandate_report()
+        };
+        let plan = |actions: Vec<Action>| ObjectPlan {
+            object: "CloudViewReport/default/ccm".into(),
+            external_id: Some("r1".into()),
+            actions,
+            notes: Vec::new(),
+        };
+        let update = || Action::Update {
+            id: "r1".into(),
+            changes: Vec::new(),
+        };
+        let list_only = Snapshot::default();
+        let read = Snapshot {
+            report_details: [("r1".to_string(), config(&r))].into(),
+            ..Snapshot::default()
+        };
+        let ok = Applied::default();
+        let hash = Some(r.unlisted_hash());
+        assert_eq!(confirmed_after(&r, &list_only, &plan(vec![update()]), &ok), hash);
+        assert_eq!(
+            confirmed_after(&r, &read, &plan(vec![]), &ok),
+            hash,
+            "read and matching"
+        );
+        assert_eq!(
+            confirmed_after(&r, &list_only, &plan(vec![]), &ok),
+            r.confirmed,
+            "nothing learnt"
+        );
+        let conflict = plan(vec![Action::Conflict { reason: "type".into() }]);
+        assert_eq!(confirmed_after(&r, &read, &conflict, &ok), r.confirmed);
+        let failed = Applied {
+            failure: Some(super::super::execute::ExecError::Input {
+                action: "update".into(),
+                message: "refused".into(),
+            }),
+            ..Applied::default()
+        };
+        assert_eq!(confirmed_after(&r, &read, &plan(vec![update()]), &failed), None);
+        let deleted = Applied {
+            deleted: true,
+            ..Applied::default()
+        };
+        let delete = plan(vec![Action::Delete { id: "r1".into() }]);
+        assert_eq!(confirmed_after(&r, &read, &delete, &deleted), None);
+    }
+
+    #[test]
     fn policies_compare_by_cloud_and_id_in_any_case() {
         let r = desired(
             &spec(json!({
