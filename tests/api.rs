@@ -13,7 +13,7 @@ fn root() -> PathBuf {
 #[test]
 fn committed_crds_match_generated() {
     let all = definitions::all();
-    assert_eq!(all.len(), 10, "ten kinds");
+    assert_eq!(all.len(), 11, "eleven kinds");
     for crd in &all {
         let path = root().join("crds").join(definitions::file_name(crd));
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
@@ -94,6 +94,7 @@ fn parse_typed(doc: &manifest::Document) -> Result<(), String> {
         "GlobalScanConfiguration" => serde_json::from_value::<crd::GlobalScanConfiguration>(v).map(|_| ()),
         "UserScope" => serde_json::from_value::<crd::UserScope>(v).map(|_| ()),
         "SnapshotScanRegistration" => serde_json::from_value::<crd::SnapshotScanRegistration>(v).map(|_| ()),
+        "CloudViewReport" => serde_json::from_value::<crd::CloudViewReport>(v).map(|_| ()),
         "Secret" => return Ok(()),
         other => return Err(format!("unexpected kind {other}")),
     };
@@ -106,7 +107,7 @@ fn every_example_parses_and_validates() {
     let mut kinds: Vec<&str> = docs.iter().map(|d| d.kind()).filter(|k| *k != "Secret").collect();
     kinds.sort_unstable();
     kinds.dedup();
-    assert_eq!(kinds.len(), 10, "one example per kind, got {kinds:?}");
+    assert_eq!(kinds.len(), 11, "one example per kind, got {kinds:?}");
     for doc in &docs {
         parse_typed(doc).unwrap_or_else(|e| panic!("{}: {e}", doc.describe()));
         if doc.kind() != "Secret" {

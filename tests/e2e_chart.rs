@@ -39,7 +39,7 @@ const NAMESPACE: &str = "qualys-operator";
 /// The operator's ServiceAccount (and every resource name) for RELEASE.
 const FULLNAME: &str = "qualys-operator";
 
-const KINDS: [&str; 10] = [
+const KINDS: [&str; 11] = [
     "qualysaccounts",
     "awsconnectors",
     "azureconnectors",
@@ -49,6 +49,7 @@ const KINDS: [&str; 10] = [
     "connectorgroups",
     "userscopes",
     "snapshotscanregistrations",
+    "cloudviewreports",
     "globalscanconfigurations",
 ];
 

@@ -1258,7 +1258,8 @@ fn e2e_readyz_waits_for_every_cache_to_sync() {
                   azureconnectors, azureconnectors/status, ociconnectors, ociconnectors/status, \
                   azureorgconnectors, azureorgconnectors/status, connectorgroups, connectorgroups/status, \
                   userscopes, userscopes/status, snapshotscanregistrations, \
-                  snapshotscanregistrations/status, globalscanconfigurations, globalscanconfigurations/status, gcpconnectors/status";
+                  snapshotscanregistrations/status, cloudviewreports, cloudviewreports/status, \
+                  globalscanconfigurations, globalscanconfigurations/status, gcpconnectors/status";
     let crd_reader = format!("qo-readyz-{}", env.ns);
     env.apply(&fill(
         "apiVersion: v1

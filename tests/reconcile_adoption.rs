@@ -82,6 +82,18 @@ async fn ui_group(env: &Env, name: &str) -> String {
     v["groupId"].as_str().unwrap_or_else(|| panic!("{reply}")).to_string()
 }
 
+/// A report someone made in the UI with the example's title, over the
+/// legacy account (the example's own account has no CloudView connector yet).
+fn ui_report(env: &Env, title: &str) -> String {
+    env.sim
+        .seed_report(
+            &env.tenant,
+            json!({"title": title, "type": "MANDATE", "format": "ON_SCREEN", "mandateId": "2481",
+                "accounts": [{"cloudType": "AWS", "accountId": LEGACY_AWS_ACCOUNT}]}),
+        )
+        .unwrap_or_else(|e| panic!("report: {e}"))
+}
+
 async fn ui_global_scan(env: &Env) {
     let (status, reply) = env
         .http()
@@ -120,6 +132,7 @@ async fn one_match_per_kind_is_adopted_not_duplicated() {
     }
     expected.push((ORG, ui_org(&env, "contoso", "REPLACE-ME~azure-org-client-secret").await));
     expected.push((GROUP, ui_group(&env, "Platform team").await));
+    expected.push((REPORT, ui_report(&env, "aws-prod CCM compliance")));
     ui_global_scan(&env).await;
     expected.push((SCAN, "global".to_string()));
 
@@ -160,6 +173,7 @@ async fn one_match_per_kind_is_adopted_not_duplicated() {
     let world = env.world();
     assert_eq!(world["orgConnectors"].as_object().map(|m| m.len()), Some(1));
     assert_eq!(world["groups"].as_array().map(Vec::len), Some(1));
+    assert_eq!(env.sim.reports(&env.tenant).len(), 1);
     // The adopted objects now match the manifests.
     let plan = env.plan().await;
     assert!(plan.is_empty(), "{}", plan.render());
@@ -336,7 +350,7 @@ async fn a_lost_state_file_adopts_everything_again() {
     let before: Vec<(String, String)> = ALL.iter().map(|r| (r.to_string(), env.id(r))).collect();
     env.state = Default::default();
     let plan = env.plan().await;
-    let standalone = [AWS, GCP, OCI, ORG, GROUP, SCAN];
+    let standalone = [AWS, GCP, OCI, ORG, GROUP, REPORT, SCAN];
     for (reference, id) in before.iter().filter(|(r, _)| standalone.contains(&r.as_str())) {
         assert_eq!(
             adopted_id(&plan, reference).as_ref(),
@@ -369,10 +383,11 @@ async fn a_lost_state_file_does_not_duplicate_the_org_member() {
 /// A create whose answer is lost is not retried; the next plan adopts it.
 #[tokio::test]
 async fn a_lost_create_answer_is_not_retried_and_the_next_plan_adopts() {
-    let cases: [(&str, &str); 3] = [
+    let cases: [(&str, &str); 4] = [
         (AWS, "POST /qps/rest/3.0/create/am/awsassetdataconnector"),
         (OCI, "POST /qps/rest/3.0/create/am/ociassetdataconnector"),
         (GROUP, "POST /cloudview-api/rest/v1/groups"),
+        (REPORT, "POST /cloudview-api/rest/v1/reports"),
     ];
     for (reference, endpoint) in cases {
         let mut env = Env::examples().await;
@@ -414,6 +429,7 @@ async fn a_lost_create_answer_is_not_retried_and_the_next_plan_adopts() {
         match reference {
             AWS => assert_eq!(env.connectors_of("AWS").len(), 2, "legacy + one"),
             OCI => assert_eq!(env.connectors_of("OCI").len(), 1),
+            REPORT => assert_eq!(env.sim.reports(&env.tenant).len(), 1),
             _ => assert_eq!(env.world()["groups"].as_array().map(Vec::len), Some(1)),
         }
     }

@@ -34,8 +34,9 @@ pub const GROUP: &str = "ConnectorGroup/default/platform-team";
 pub const SCAN: &str = "GlobalScanConfiguration/default/perimeter-scans";
 /// Not in [`ALL`]: a user scope is never created, it changes an existing user.
 pub const USER_SCOPE: &str = "UserScope/default/demo-analyst";
+pub const REPORT: &str = "CloudViewReport/default/aws-prod-ccm";
 /// The examples that create a Qualys object.
-pub const ALL: [&str; 7] = [AWS, AZURE, GCP, OCI, ORG, GROUP, SCAN];
+pub const ALL: [&str; 8] = [AWS, AZURE, GCP, OCI, ORG, GROUP, REPORT, SCAN];
 
 /// The bundled examples, parsed.
 pub fn example_documents() -> Vec<Document> {
@@ -154,7 +155,7 @@ impl Env {
 
     pub async fn observe(&self) -> Snapshot {
         self.ws
-            .observe(&self.client)
+            .observe(&self.client, &self.state, &self.account)
             .await
             .unwrap_or_else(|e| panic!("observe: {e}"))
     }
@@ -166,7 +167,7 @@ impl Env {
 
     /// Apply; every result is returned (failures included).
     pub async fn try_apply(&mut self) -> Result<Vec<(ObjectPlan, Applied)>, CliError> {
-        let snap = self.ws.observe(&self.client).await?;
+        let snap = self.ws.observe(&self.client, &self.state, &self.account).await?;
         self.ws
             .apply(&self.client, &snap, &mut self.state, &self.account, None)
             .await

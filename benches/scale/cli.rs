@@ -68,7 +68,10 @@ async fn measured_plan(sim: &SimHandle, opts: &Options, ws: &Workspace, state: &
     sim::fresh_budget(sim, opts);
     let (c, account) = client(ws);
     let t = Instant::now();
-    let snap = ws.observe(&c).await.unwrap_or_else(|e| panic!("observe: {e}"));
+    let snap = ws
+        .observe(&c, state, &account)
+        .await
+        .unwrap_or_else(|e| panic!("observe: {e}"));
     let plan = ws.plan(&snap, state, &account);
     let phase = Phase {
         wall_s: secs(t),
@@ -101,13 +104,16 @@ pub async fn run(opts: &Options, n: usize) -> CliRun {
     sim::fresh_budget(&sim, opts);
     let (c, account) = client(&ws);
     let t = Instant::now();
-    let snap = ws.observe(&c).await.unwrap_or_else(|e| panic!("observe: {e}"));
+    let snap = ws
+        .observe(&c, &state, &account)
+        .await
+        .unwrap_or_else(|e| panic!("observe: {e}"));
     let results = ws
         .apply(&c, &snap, &mut state, &account, None)
         .await
         .unwrap_or_else(|e| panic!("apply: {e}"));
     let _after = ws
-        .observe(&c)
+        .observe(&c, &state, &account)
         .await
         .unwrap_or_else(|e| panic!("observe after apply: {e}"));
     let apply = Phase {

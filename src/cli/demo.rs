@@ -60,6 +60,10 @@ pub const EXAMPLES: &[(&str, &str)] = &[
         "examples/user-scope.yaml",
         include_str!("../../examples/user-scope.yaml"),
     ),
+    (
+        "examples/cloudview-report.yaml",
+        include_str!("../../examples/cloudview-report.yaml"),
+    ),
 ];
 
 /// The examples as a workspace.
@@ -122,7 +126,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
     .map_err(|e| CliError::Account(format!("seeding the simulator: {e}")))?;
 
     heading("plan: the examples against an empty Qualys");
-    let snap = ws.observe(&client).await?;
+    let snap = ws.observe(&client, &state, &account).await?;
     print!("{}", ws.plan(&snap, &state, &account).render());
 
     heading("apply");
@@ -136,7 +140,7 @@ pub async fn run() -> Result<ExitCode, CliError> {
     // Let the simulator's connectors move through QUEUED → RUNNING → PROCESSING → FINISHED.
     tokio::time::sleep(Duration::from_millis(800)).await;
     heading("states in Qualys");
-    let snap = ws.observe(&client).await?;
+    let snap = ws.observe(&client, &state, &account).await?;
     print!("{}", render_states(&ws.states(&snap, &state, &account)));
 
     heading("plan again: nothing to do");
@@ -156,14 +160,14 @@ pub async fn run() -> Result<ExitCode, CliError> {
         .map_err(|e| CliError::Account(format!("editing the simulator: {e}")))?;
         println!("runFrequency 240 -> 1440 and a new description on connector {id}");
     }
-    let snap = ws.observe(&client).await?;
+    let snap = ws.observe(&client, &state, &account).await?;
     let drift = ws.plan(&snap, &state, &account);
     print!("{}", drift.render());
 
     heading("apply corrects the drift");
     let results = ws.apply(&client, &snap, &mut state, &account, None).await?;
     print!("{}", render_results(&results));
-    let snap = ws.observe(&client).await?;
+    let snap = ws.observe(&client, &state, &account).await?;
     let after = ws.plan(&snap, &state, &account);
     print!("{}", after.render());
 

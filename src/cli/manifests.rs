@@ -159,7 +159,7 @@ where
 pub async fn plan(args: ManifestArgs) -> Result<ExitCode, CliError> {
     supervised(args, |args, Session { ws, conn, metrics }| async move {
         let state = State::load(&args.state)?;
-        let snap = ws.observe(&conn.client).await?;
+        let snap = ws.observe(&conn.client, &state, &conn.state_key).await?;
         let plan = ws.plan(&snap, &state, &conn.state_key);
         match args.output {
             Output::Text => {
@@ -192,13 +192,13 @@ pub async fn apply(args: ManifestArgs) -> Result<ExitCode, CliError> {
     supervised(args, |args, Session { ws, conn, metrics }| async move {
         let mut state = State::load(&args.state)?;
         State::check_writable(&args.state)?;
-        let snap = ws.observe(&conn.client).await?;
+        let snap = ws.observe(&conn.client, &state, &conn.state_key).await?;
         let run = ws
             .apply_saving(&conn.client, &snap, &mut state, &conn.state_key, &mut |s: &State| {
                 s.save(&args.state)
             })
             .await;
-        let after = ws.observe(&conn.client).await;
+        let after = ws.observe(&conn.client, &state, &conn.state_key).await;
         let results = &run.results;
         let failed = results
             .iter()

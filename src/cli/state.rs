@@ -23,6 +23,9 @@ pub struct Entry {
     /// SnapshotScanRegistration: what it registered last (see its status).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration: Option<String>,
+    /// CloudViewReport: see `CloudViewReportStatus::confirmed_hash`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed_hash: Option<String>,
 }
 
 /// Entries per account (its API URL) and object (`Kind/namespace/name`).

@@ -13,10 +13,11 @@ use crate::qualys::{QualysClient, QualysError};
 use crate::reconcile::build::{self, Inputs};
 use crate::reconcile::execute::{Applied, NoGuard, execute};
 use crate::reconcile::object::{DesiredObject, Kind};
+use crate::reconcile::plan::Action;
 use crate::reconcile::plan::{ObjectPlan, Plan};
-use crate::reconcile::planner::{Claims, plan_object};
-use crate::reconcile::scope;
+use crate::reconcile::planner::{Claims, creating_claim, plan_object};
 use crate::reconcile::snapshot::Snapshot;
+use crate::reconcile::{report, scope};
 
 mod connect;
 mod load;
@@ -57,10 +58,18 @@ pub struct ApplyRun {
     pub save_error: Option<StateError>,
 }
 
+/// An object planning a create holds its natural key for the rest of the
+/// run: the snapshot, read before the run, cannot show what it creates.
+fn claim_create(claims: &mut Claims, obj: &DesiredObject, plan: &ObjectPlan) {
+    if plan.actions.iter().any(|a| matches!(a, Action::Create { .. })) {
+        claims.insert(creating_claim(obj.kind, &obj.natural_key()), obj.reference());
+    }
+}
+
 /// The loaded manifests.
 #[derive(Debug, Default)]
 pub struct Workspace {
-    /// Objects of the seven Qualys kinds, with `metadata.namespace` filled in.
+    /// Objects of the Qualys kinds, with `metadata.namespace` filled in.
     pub objects: Vec<Value>,
     pub inputs: Inputs,
     accounts: Vec<(String, QualysAccountSpec)>,
@@ -111,6 +120,7 @@ impl Workspace {
                 "lastRunRequestedAt": entry.last_run_requested_at,
                 "granted": entry.granted,
                 "registration": entry.registration,
+                "confirmedHash": entry.confirmed_hash,
             });
         }
         value
@@ -161,7 +171,10 @@ impl Workspace {
         (built, failed)
     }
 
-    pub async fn observe(&self, client: &QualysClient) -> Result<Snapshot, CliError> {
+    /// Read what the objects need: one batched read per kind, each user
+    /// scope by name, and the reports the list cannot settle in full (which
+    /// depends on what `state` recorded for them).
+    pub async fn observe(&self, client: &QualysClient, state: &State, account: &str) -> Result<Snapshot, CliError> {
         let mut snap = Snapshot::observe(client, &self.kinds())
             .await
             .map_err(CliError::Observe)?;
@@ -171,6 +184,14 @@ impl Workspace {
                 .await
                 .map_err(CliError::Observe)?;
         }
+        let (reports, _) = self.build(&[Kind::Report], state, account);
+        let full: BTreeSet<String> = reports
+            .iter()
+            .filter_map(|r| report::full_read_wanted(r, &snap))
+            .collect();
+        snap.observe_report_details(client, full.iter().map(String::as_str))
+            .await
+            .map_err(CliError::Observe)?;
         Ok(snap)
     }
 
@@ -185,12 +206,14 @@ impl Workspace {
             } else if obj.kind == Kind::GlobalScan {
                 claims.insert(crate::reconcile::object::GLOBAL_SCAN_KEY.into(), obj.reference());
             }
+            claim_create(&mut claims, obj, &plan);
             plans.push(plan);
         }
         Plan { objects: plans }
     }
 
-    /// Apply tier by tier (connectors, org connectors, groups, global scan),
+    /// Apply tier by tier (connectors, org connectors, groups, user scopes,
+    /// reports, global scan),
     /// rebuilding each tier with the ids the previous tiers produced.
     pub async fn apply(
         &self,
@@ -226,11 +249,12 @@ impl Workspace {
         account: &str,
         save: &mut dyn FnMut(&State) -> Result<(), StateError>,
     ) -> ApplyRun {
-        let tiers: [&[Kind]; 5] = [
+        let tiers: [&[Kind]; 6] = [
             &[Kind::Aws, Kind::Azure, Kind::Gcp, Kind::Oci],
             &[Kind::AzureOrg],
             &[Kind::Group],
             &[Kind::UserScope, Kind::SnapshotScan],
+            &[Kind::Report],
             &[Kind::GlobalScan],
         ];
         let mut results = Vec::new();
@@ -243,6 +267,7 @@ impl Workspace {
                 if let Some(id) = &plan.external_id {
                     claims.insert(id.clone(), obj.reference());
                 }
+                claim_create(&mut claims, obj, &plan);
                 let applied = execute(client, obj, &plan, &NoGuard).await;
                 let entry = state.entry_mut(account, &obj.reference());
                 if applied.external_id.is_some() || applied.deleted {
@@ -268,6 +293,9 @@ impl Workspace {
                 if let crate::reconcile::object::Model::UserScope(u) = &obj.model {
                     let granted = scope::granted_after_run(u, &snap.groups, &plan);
                     entry.granted = scope::keys(&granted);
+                }
+                if let crate::reconcile::object::Model::Report(r) = &obj.model {
+                    entry.confirmed_hash = report::confirmed_after(r, snap, &plan, &applied);
                 }
                 if let Some(id) = &applied.external_id {
                     claims.insert(id.clone(), obj.reference());

@@ -42,8 +42,8 @@ use secret_index::SecretReferences;
 use crate::crd::common::QualysStatus;
 use crate::crd::group::MemberKind;
 use crate::crd::{
-    AwsConnector, AzureConnector, AzureOrgConnector, ConnectorGroup, GcpConnector, GlobalScanConfiguration,
-    OciConnector, QualysAccount, SnapshotScanRegistration, UserScope,
+    AwsConnector, AzureConnector, AzureOrgConnector, CloudViewReport, ConnectorGroup, GcpConnector,
+    GlobalScanConfiguration, OciConnector, QualysAccount, SnapshotScanRegistration, UserScope,
 };
 use crate::metrics::Metrics;
 use crate::reconcile::account::UrlOverrides;
@@ -151,6 +151,7 @@ async fn check_crds(client: &Client) -> Result<(), RunError> {
         ConnectorGroup::crd_name(),
         UserScope::crd_name(),
         SnapshotScanRegistration::crd_name(),
+        CloudViewReport::crd_name(),
         GlobalScanConfiguration::crd_name(),
     ];
     let mut missing = Vec::new();
@@ -347,6 +348,7 @@ records!(
     ConnectorGroup,
     UserScope,
     SnapshotScanRegistration,
+    CloudViewReport,
     GlobalScanConfiguration
 );
 
@@ -683,6 +685,7 @@ async fn run_async(args: RunArgs) -> Result<(), RunError> {
         start!(ConnectorGroup, Kind::Group, |_, _| {});
         start!(UserScope, Kind::UserScope, |_, _| {});
         start!(SnapshotScanRegistration, Kind::SnapshotScan, |_, _| {});
+        start!(CloudViewReport, Kind::Report, |_, _| {});
         start!(GlobalScanConfiguration, Kind::GlobalScan, |_, _| {});
     }
     for ns in &namespaces {

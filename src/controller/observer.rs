@@ -129,6 +129,7 @@ fn changed_ids(kind: Kind, old: &Snapshot, new: &Snapshot) -> Vec<String> {
         None => match kind {
             Kind::AzureOrg => diff(&old.orgs, &new.orgs, |o| o.org.id.as_deref()),
             Kind::Group => diff(&old.groups, &new.groups, |g| g.uuid.as_deref()),
+            Kind::Report => diff(&old.reports, &new.reports, |r| r.report_id.as_deref()),
             _ if old.global_scan != new.global_scan => vec![crate::reconcile::object::GLOBAL_SCAN_KEY.to_string()],
             _ => Vec::new(),
         },

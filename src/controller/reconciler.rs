@@ -38,7 +38,7 @@ use crate::reconcile::object::Model;
 use crate::reconcile::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind};
 use crate::reconcile::plan::Action;
 use crate::reconcile::planner::plan_object;
-use crate::reconcile::scope;
+use crate::reconcile::{report, scope};
 
 pub const FINALIZER: &str = "qualys-operator.io/cleanup";
 
@@ -240,6 +240,25 @@ async fn observe_user_scope(
     Ok(Seen {
         snapshot: Arc::new(snapshot),
         started,
+    })
+}
+
+/// `seen` with the report `desired` maps to read in full, when the report
+/// list cannot settle it (see `reconcile::report`); most reconciles read
+/// nothing here.
+async fn read_report_in_full(
+    account: &ResolvedAccount,
+    desired: &DesiredObject,
+    seen: Seen,
+) -> Result<Seen, crate::qualys::QualysError> {
+    let Some(id) = report::full_read_wanted(desired, &seen.snapshot) else {
+        return Ok(seen);
+    };
+    let mut snapshot = (*seen.snapshot).clone();
+    snapshot.observe_report_details(&account.client, [id.as_str()]).await?;
+    Ok(Seen {
+        snapshot: Arc::new(snapshot),
+        started: seen.started,
     })
 }
 
@@ -673,6 +692,22 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         }
         return stop(api, &obj, &object, ctx, Reason::Conflict, message, resync).await;
     }
+    let seen = if ctx.kind == Kind::Report && !deleting && !desired.paused {
+        let priority = if written.is_some() || spec_changed(&object) {
+            Priority::Changed
+        } else {
+            Priority::Observation
+        };
+        match reads_at(priority, read_report_in_full(&account, &desired, seen)).await {
+            Ok(s) => s,
+            Err(e) => {
+                let wait = e.retry_after().unwrap_or_else(|| ctx.backoff(&reference));
+                return stop(api, &obj, &object, ctx, reason_for(&e), e.to_string(), wait).await;
+            }
+        }
+    } else {
+        seen
+    };
     let snapshot = if ctx.kind == Kind::Group {
         shared.observers.with_member_connectors(&account.key, &seen.snapshot)
     } else {
@@ -789,6 +824,18 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         let granted = scope::granted_after_run(u, &snapshot.groups, &plan);
         if !granted.is_empty() {
             observed.extra.insert("granted".into(), json!(scope::keys(&granted)));
+        }
+    }
+    if let Model::Report(r) = &desired.model {
+        if let Some(hash) = report::confirmed_after(r, &snapshot, &plan, &applied) {
+            observed.extra.insert("confirmedHash".into(), json!(hash));
+        }
+        // Only the create answer and a full read show it: kept from then.
+        let kept = object.pointer("/status/createdOn").and_then(Value::as_str);
+        if !observed.extra.contains_key("createdOn")
+            && let Some(created) = applied.created_on.as_deref().or(kept)
+        {
+            observed.extra.insert("createdOn".into(), json!(created));
         }
     }
     let mut verdict = status::verdict(

@@ -169,6 +169,12 @@ pub fn observed(kind: Kind, snap: &Snapshot, id: Option<&str>) -> Observed {
                 }
             }
         }
+        Kind::Report => {
+            // Only a full read carries it (see `reconcile::report`).
+            if let Some(v) = snap.report_details.get(id).and_then(|r| non_empty(&r.created_on)) {
+                o.extra.insert("createdOn".into(), Value::String(v));
+            }
+        }
         _ => {}
     }
     o

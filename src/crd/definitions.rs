@@ -7,8 +7,8 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::CustomResourceExt;
 
 use super::{
-    AwsConnector, AzureConnector, AzureOrgConnector, ConnectorGroup, GcpConnector, GlobalScanConfiguration,
-    OciConnector, QualysAccount, SnapshotScanRegistration, UserScope,
+    AwsConnector, AzureConnector, AzureOrgConnector, CloudViewReport, ConnectorGroup, GcpConnector,
+    GlobalScanConfiguration, OciConnector, QualysAccount, SnapshotScanRegistration, UserScope,
 };
 
 fn column(
@@ -120,6 +120,20 @@ pub fn all() -> Vec<CustomResourceDefinition> {
             vec![
                 column("Account", "string", ".spec.awsAccountId", "AWS account id", 0),
                 column("Schedule", "string", ".spec.schedule", "Quartz cron schedule", 0),
+            ],
+        ),
+        with_columns(
+            CloudViewReport::crd(),
+            vec![
+                column("Title", "string", ".spec.title", "Report name in Qualys", 0),
+                column("Type", "string", ".spec.type", "MANDATE or POLICY", 0),
+                column(
+                    "Created",
+                    "string",
+                    ".status.createdOn",
+                    "When Qualys created the report",
+                    1,
+                ),
             ],
         ),
         with_columns(

@@ -12,6 +12,7 @@ pub mod global_scan;
 pub mod group;
 pub mod oci;
 pub mod reference;
+pub mod report;
 pub mod snapshot_scan;
 pub mod user_scope;
 pub mod validation;
@@ -26,6 +27,7 @@ pub use global_scan::{GlobalScanConfiguration, GlobalScanConfigurationSpec, Glob
 pub use group::{ConnectorGroup, ConnectorGroupSpec, ConnectorGroupStatus};
 pub use oci::{OciConnector, OciConnectorSpec, OciConnectorStatus};
 pub use snapshot_scan::{SnapshotScanRegistration, SnapshotScanRegistrationSpec, SnapshotScanRegistrationStatus};
+pub use report::{CloudViewReport, CloudViewReportSpec, CloudViewReportStatus};
 pub use user_scope::{UserScope, UserScopeSpec, UserScopeStatus};
 
 /// API group of every kind.

@@ -15,9 +15,11 @@ use super::identity::Recorded;
 use super::object::{DesiredObject, Kind, Model};
 use super::org::{DesiredOrg, PENDING_MEMBER};
 use super::registration::DesiredRegistration;
+use super::report;
 use super::scope;
 use crate::crd::common::{AdoptionPolicy, Management, SecretKeyRef};
 use crate::crd::group::MemberKind;
+use crate::crd::report::CloudViewReportSpec;
 use crate::crd::snapshot_scan::SnapshotScanRegistrationSpec;
 use crate::crd::user_scope::UserScopeSpec;
 use crate::crd::{
@@ -301,6 +303,11 @@ pub fn build(object: &Value, inputs: &Inputs) -> Result<DesiredObject, BuildErro
             let s: SnapshotScanRegistrationSpec = spec(object)?;
             let r = DesiredRegistration::from_spec(&s, status("registration"));
             (Model::SnapshotScan(r), s.management, AdoptionPolicy::AdoptOrCreate)
+        }
+        Kind::Report => {
+            let s: CloudViewReportSpec = spec(object)?;
+            let r = report::desired(&s, &name, status("confirmedHash"));
+            (Model::Report(r), s.management, s.adoption_policy)
         }
         Kind::GlobalScan => {
             let s: GlobalScanConfigurationSpec = spec(object)?;

@@ -26,6 +26,9 @@ pub struct Applied {
     /// The run request acted on.
     pub ran: Option<String>,
     pub created: bool,
+    /// When Qualys says it created the object, if its create answer says
+    /// (a report's does; later reads of the report list do not).
+    pub created_on: Option<String>,
     pub deleted: bool,
     /// One line per action done, for people.
     pub log: Vec<String>,
@@ -186,10 +189,11 @@ async fn run_actions(
                     object: obj.reference(),
                     message,
                 })?;
-                let id = create_object(client, obj).await?;
+                let (id, created_on) = create_object(client, obj).await?;
                 applied.log.push(format!("created {id}"));
                 applied.external_id = Some(id.clone());
                 applied.created = true;
+                applied.created_on = created_on;
                 applied.sent_secret_hash = obj.secret_hash();
                 guard.after_create(obj, &id).await.map_err(|message| ExecError::Guard {
                     object: obj.reference(),
@@ -210,6 +214,10 @@ async fn run_actions(
             Action::Delete { id } => {
                 match obj.kind.cloud() {
                     Some(cloud) => client.delete_connector(cloud, id).await.map_err(q("delete"))?,
+                    None if obj.kind == Kind::Report => client
+                        .delete_reports(std::slice::from_ref(id))
+                        .await
+                        .map_err(q("delete"))?,
                     None => client.delete_org_connector(id).await.map_err(q("delete"))?,
                 }
                 applied.log.push(format!("deleted {id}"));
@@ -300,9 +308,11 @@ async fn run_actions(
     Ok(())
 }
 
-/// The create call itself; follow-up steps are in [`after_create`] so the id
-/// is recorded before they can fail.
-async fn create_object(client: &QualysClient, obj: &DesiredObject) -> Result<String, ExecError> {
+/// The create call itself, answering the id and, where the answer has it,
+/// when Qualys created the object; follow-up steps are in [`after_create`]
+/// so the id is recorded before they can fail.
+async fn create_object(client: &QualysClient, obj: &DesiredObject) -> Result<(String, Option<String>), ExecError> {
+    let mut created_on = None;
     let id = match &obj.model {
         Model::Connector(c) => {
             let write = c.write(None).map_err(input("create"))?;
@@ -345,6 +355,11 @@ async fn create_object(client: &QualysClient, obj: &DesiredObject) -> Result<Str
                 ),
             });
         }
+        Model::Report(r) => {
+            let created = client.create_report(&r.write(None)).await.map_err(q("create"))?;
+            created_on = created.created_on;
+            created.report_id.unwrap_or_default()
+        }
         // The planner never creates one: a scope belongs to an existing user.
         Model::UserScope(u) => {
             return Err(ExecError::Input {
@@ -353,7 +368,7 @@ async fn create_object(client: &QualysClient, obj: &DesiredObject) -> Result<Str
             });
         }
     };
-    Ok(id)
+    Ok((id, created_on))
 }
 
 /// Steps that complete a create: org members and disabling, group members.
@@ -547,6 +562,19 @@ async fn update(
                 let after = scope::from_keys(&string_list(&change.after));
                 apply_scope(client, &u.user, &before, &after).await?;
             }
+        }
+        (Model::Report(r), _) => {
+            // The whole configuration is sent: what the spec leaves alone is
+            // sent back as Qualys has it now.
+            let current = if r.description.is_none() || r.policies.is_none() {
+                Some(client.get_report(id).await.map_err(q("read before update"))?)
+            } else {
+                None
+            };
+            client
+                .patch_report(id, &r.write(current.as_ref()))
+                .await
+                .map_err(q("update"))?;
         }
         (Model::GlobalScan(_), _) => {
             let config = scan_config(obj).unwrap_or_default();

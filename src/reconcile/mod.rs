@@ -23,5 +23,6 @@ pub mod org;
 pub mod plan;
 pub mod planner;
 pub mod registration;
+pub mod report;
 pub mod scope;
 pub mod snapshot;

@@ -9,12 +9,13 @@ use super::group::DesiredGroup;
 use super::identity::Recorded;
 use super::org::DesiredOrg;
 use super::registration::DesiredRegistration;
+use super::report::DesiredReport;
 use super::scope::DesiredScope;
 use crate::crd::common::{AdoptionPolicy, DeletionPolicy, Management, ManagementPolicy, ScanSchedule};
 use crate::qualys::CloudKind;
 
-/// The kinds that map to Qualys objects, in dependency order
-/// (connectors → org members → groups → user scopes → global scan configuration).
+/// The kinds that map to Qualys objects, in dependency order (connectors →
+/// org members → groups → user scopes → reports → global scan configuration).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Aws,
@@ -25,11 +26,12 @@ pub enum Kind {
     Group,
     UserScope,
     SnapshotScan,
+    Report,
     GlobalScan,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Self::Aws,
         Self::Azure,
         Self::Gcp,
@@ -38,6 +40,7 @@ impl Kind {
         Self::Group,
         Self::UserScope,
         Self::SnapshotScan,
+        Self::Report,
         Self::GlobalScan,
     ];
 
@@ -51,6 +54,7 @@ impl Kind {
             Self::Group => "ConnectorGroup",
             Self::UserScope => "UserScope",
             Self::SnapshotScan => "SnapshotScanRegistration",
+            Self::Report => "CloudViewReport",
             Self::GlobalScan => "GlobalScanConfiguration",
         }
     }
@@ -90,6 +94,7 @@ pub enum Model {
     Group(DesiredGroup),
     UserScope(DesiredScope),
     SnapshotScan(DesiredRegistration),
+    Report(DesiredReport),
     GlobalScan(ScanSchedule),
 }
 
@@ -130,6 +135,7 @@ impl DesiredObject {
             Model::Group(g) => g.name.clone(),
             Model::UserScope(u) => u.user.clone(),
             Model::SnapshotScan(r) => r.aws_account_id.clone(),
+            Model::Report(r) => r.title.clone(),
             Model::GlobalScan(_) => GLOBAL_SCAN_KEY.into(),
         }
     }
@@ -141,6 +147,7 @@ impl DesiredObject {
             Model::Group(g) => g.fields(),
             Model::UserScope(u) => u.fields(),
             Model::SnapshotScan(r) => r.fields(),
+            Model::Report(r) => r.fields(),
             Model::GlobalScan(s) => super::desired::global_scan(s),
         }
     }

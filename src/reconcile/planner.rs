@@ -12,6 +12,7 @@ use super::object::{DesiredObject, GLOBAL_SCAN_KEY, Kind, Model};
 use super::org::{self, PENDING_MEMBER};
 use super::plan::{Action, FieldChange, ObjectPlan, string_list};
 use super::registration::DesiredRegistration;
+use super::report;
 use super::scope;
 use super::snapshot::Snapshot;
 use crate::crd::azure_org::MemberPolicy;
@@ -35,6 +36,14 @@ const GROUP_FIXED: &[&str] = &["spec.name"];
 /// Ids objects already map to → the object (`Kind/namespace/name`) holding
 /// them. The planned object's own entry, if any, does not count.
 pub type Claims = BTreeMap<String, String>;
+
+/// The claim an object planning a create holds on its natural key (see
+/// [`Claims`]): within one run, the objects after it that share the key are
+/// conflicts, not second creates. Qualys enforces unique names for some kinds
+/// only (report titles, for one, need not be unique).
+pub fn creating_claim(kind: Kind, key: &str) -> String {
+    format!("creating {kind} {key}")
+}
 
 /// The claims of every object but `me`.
 struct ClaimedByOthers<'a> {
@@ -72,6 +81,12 @@ pub fn observed_fields(obj: &DesiredObject, snap: &Snapshot, id: &str) -> Option
             f.set("spec.scope", serde_json::json!(scope::keys(&scope::observed(s))));
             f
         }),
+        Kind::Report => match &obj.model {
+            Model::Report(r) => snap
+                .report(id)
+                .map(|item| report::observed_fields(item, snap.report_details.get(id), r)),
+            _ => None,
+        },
         Kind::GlobalScan => snap.global_scan.as_ref().map(|c| {
             let mut f = Fields::new();
             if let Value::Object(map) = connector::observed_schedule(c) {
@@ -250,6 +265,19 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
             });
             return plan;
         }
+        Resolution::Create { note } if others.holder(&creating_claim(obj.kind, &key)).is_some() => {
+            plan.notes.extend(note);
+            let holder = others.holder(&creating_claim(obj.kind, &key)).unwrap_or_default();
+            plan.actions.push(Action::Conflict {
+                reason: format!(
+                    "{holder} creates the Qualys {} for {key} in this run; one object per Qualys object: delete one \
+                     of the two objects, or give this one another {key_field}",
+                    obj.kind,
+                    key_field = natural_key_field(obj.kind)
+                ),
+            });
+            return plan;
+        }
         Resolution::Create { note } => {
             plan.notes.extend(note);
             let mut fields = all_fields(&desired);
@@ -309,6 +337,7 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
     let fixed_paths: &[&str] = match obj.kind {
         Kind::AzureOrg => ORG_FIXED,
         Kind::Group => GROUP_FIXED,
+        Kind::Report => report::FIXED,
         _ => &[],
     };
     let fixed: Vec<&str> = changes
@@ -316,6 +345,12 @@ pub fn plan_object(obj: &DesiredObject, snap: &Snapshot, claims: &Claims) -> Obj
         .map(|c| c.path.as_str())
         .filter(|p| fixed_paths.contains(p))
         .collect();
+    if !fixed.is_empty() && obj.kind == Kind::Report {
+        plan.actions.push(Action::Conflict {
+            reason: report::fixed_conflict(&id, &fixed),
+        });
+        return plan;
+    }
     if !fixed.is_empty() {
         plan.actions.push(Action::Conflict {
             reason: format!(
@@ -445,6 +480,7 @@ fn natural_key_field(kind: Kind) -> &'static str {
         Kind::Group => "spec.name",
         Kind::UserScope => "spec.userName",
         Kind::SnapshotScan => "spec.awsAccountId",
+        Kind::Report => "spec.title",
         Kind::GlobalScan => "account",
     }
 }
@@ -626,6 +662,13 @@ fn plan_deletion(obj: &DesiredObject, snap: &Snapshot, plan: &mut ObjectPlan) {
         (_, Kind::GlobalScan) => plan.actions.push(Action::Retain {
             id: Some(id),
             reason: "Qualys has no API to delete the global scan configuration".into(),
+        }),
+        // The CRD refuses it; a manifest that bypassed the schema gets no delete either.
+        (DeletionPolicy::Disable, Kind::Report) => plan.actions.push(Action::Retain {
+            id: Some(id),
+            reason: "deletionPolicy Disable does not apply to reports (Qualys cannot disable one); set Delete or \
+                     Orphan"
+                .into(),
         }),
         (DeletionPolicy::Disable, _) => plan.actions.push(Action::Disable { id }),
         (DeletionPolicy::Delete, _) => plan.actions.push(Action::Delete { id }),

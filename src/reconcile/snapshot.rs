@@ -1,7 +1,9 @@
 //! Batched observation (DESIGN.md §3): one paged search per kind and account,
 //! never one GET per object. Organization connectors are the exception the
 //! gateway forces: its list carries no tenant or settings, so each listed org
-//! is read once (organizations are few per account).
+//! is read once (organizations are few per account). Reports are listed; one
+//! is read in full only when the list cannot settle it (see
+//! [`super::report`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use super::connector;
 use super::identity::{Candidate, Listed};
 use super::object::{GLOBAL_SCAN_KEY, Kind};
 use super::org;
+use crate::qualys::cloudview::reports::ReportConfig;
 use crate::qualys::{CloudKind, Connector, Group, OrgConnector, QualysClient, QualysError, ScanConfig, UserScope};
 
 /// An organization connector with the ids of its attached members.
@@ -30,6 +33,11 @@ pub struct Snapshot {
     /// read by name (see [`Snapshot::observe_scopes`]); a user Qualys does
     /// not know is absent.
     pub scopes: BTreeMap<String, UserScope>,
+    /// The report list: title, type, format and accounts of each report.
+    pub reports: Vec<ReportConfig>,
+    /// Reports read in full (see [`Snapshot::observe_report_details`]), by
+    /// the id asked for.
+    pub report_details: BTreeMap<String, ReportConfig>,
     pub global_scan: Option<ScanConfig>,
     pub observed: BTreeSet<Kind>,
 }
@@ -70,6 +78,7 @@ impl Snapshot {
                 Kind::UserScope => continue,
                 // Qualys has no read for registrations (see `registration`).
                 Kind::SnapshotScan => continue,
+                Kind::Report => snap.reports = client.list_reports().await?.items,
                 Kind::GlobalScan => snap.global_scan = client.get_global_scan_config().await?,
             }
             snap.observed.insert(*kind);
@@ -99,6 +108,27 @@ impl Snapshot {
         Ok(())
     }
 
+    /// Read each of `ids` in full (one call each; only reports the list
+    /// cannot settle are asked for). A report gone meanwhile is left out.
+    pub async fn observe_report_details(
+        &mut self,
+        client: &QualysClient,
+        ids: impl IntoIterator<Item = &str>,
+    ) -> Result<(), QualysError> {
+        for id in ids {
+            match client.get_report(id).await {
+                Ok(report) => {
+                    self.report_details.insert(id.to_string(), report);
+                }
+                Err(QualysError::NotFound { .. }) => {
+                    self.report_details.remove(id);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// About how many Qualys calls reading `kind` again costs, judged by what
     /// this snapshot holds (searches page by 100; an org costs two details).
     pub fn calls_to_observe(&self, kind: Kind) -> u32 {
@@ -114,6 +144,7 @@ impl Snapshot {
             None => match kind {
                 Kind::AzureOrg => 1 + 2 * u32::try_from(self.orgs.len() + more).unwrap_or(u32::MAX / 2),
                 Kind::Group => pages(self.groups.len()),
+                Kind::Report => pages(self.reports.len()),
                 Kind::UserScope => u32::try_from(self.scopes.len() + more).unwrap_or(u32::MAX).max(1),
                 _ => 1,
             },
@@ -202,6 +233,19 @@ impl Snapshot {
                     attached_to_org: false,
                 })
                 .collect(),
+            Kind::Report => self
+                .reports
+                .iter()
+                .filter_map(|r| {
+                    let title = r.title.as_deref().unwrap_or_default().trim().to_string();
+                    Some(Candidate {
+                        id: r.report_id.clone()?,
+                        key: title.clone(),
+                        name: title,
+                        attached_to_org: false,
+                    })
+                })
+                .collect(),
             Kind::GlobalScan => self
                 .global_scan
                 .iter()
@@ -231,6 +275,13 @@ impl Snapshot {
         self.groups.iter().find(|g| g.uuid.as_deref() == Some(uuid))
     }
 
+    /// The listed report `id` (report ids are UUIDs, compared without regard to case).
+    pub fn report(&self, id: &str) -> Option<&ReportConfig> {
+        self.reports
+            .iter()
+            .find(|r| r.report_id.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(id)))
+    }
+
     /// Qualys' state of an object, for status.
     pub fn state_of(&self, kind: Kind, id: &str) -> Option<String> {
         match kind.cloud() {
@@ -254,6 +305,7 @@ impl Listed for KindListing<'_> {
             (None, Kind::AzureOrg) => self.snap.org(id).is_some(),
             (None, Kind::Group) => self.snap.group(id).is_some(),
             (None, Kind::UserScope) => self.snap.scopes.contains_key(id),
+            (None, Kind::Report) => self.snap.report(id).is_some(),
             (None, _) => id == GLOBAL_SCAN_KEY && self.snap.global_scan.is_some(),
         }
     }

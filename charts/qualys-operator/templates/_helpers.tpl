@@ -138,6 +138,7 @@ The resource names (plurals) of our kinds.
 - connectorgroups
 - userscopes
 - snapshotscanregistrations
+- cloudviewreports
 - globalscanconfigurations
 {{- end }}
 
