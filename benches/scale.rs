@@ -61,9 +61,11 @@ pub struct Options {
     #[arg(long, default_value_t = 2)]
     pub concurrency: u32,
     /// The operator's `--creating-requeue` in seconds: how soon an object Qualys is
-    /// still synchronising is looked at again. Its default (15 s) is meant for
-    /// Qualys' real window; at the bench's compressed one it would be an hour.
-    #[arg(long, default_value_t = 2)]
+    /// still synchronising is looked at again. 15 s (the operator's default) is an
+    /// hour at the bench's compressed window; 2 s cut N = 1000 to 1.09x the
+    /// physical limit but cost 1.105 calls per object, and 1.27 at N = 5000
+    /// (docs/benchmarks.md section 4), so the default stays.
+    #[arg(long, default_value_t = 15)]
     pub creating_requeue_s: u64,
     /// How long each connector state (QUEUED, RUNNING, PROCESSING) lasts in the simulator.
     #[arg(long, default_value_t = 1000)]

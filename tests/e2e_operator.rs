@@ -1607,3 +1607,75 @@ fn e2e_a_snapshot_scan_registration_is_registered_restored_and_deregistered() {
     env.wait_gone("SnapshotScanRegistration", "aws-prod-snapshots", READY);
     assert!(accounts(&env).is_empty(), "deregistered: {:?}", accounts(&env));
 }
+
+/// Issue 18: a CloudViewReport on the control plane: created (Ready), an
+/// out-of-band change of its accounts corrected within a resync, deleted with
+/// the object.
+#[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
+fn e2e_a_cloudview_report_is_created_corrected_and_deleted() {
+    if !e2e() {
+        return;
+    }
+    let mut env = Env::new("report");
+    let legacy = "210987654321";
+    seed_cloudview_aws(&env, legacy, "legacy (created in the UI)");
+    env.start_operator(OperatorOptions::default());
+    env.apply_account();
+    env.apply_example("01-secrets.yaml");
+    env.apply_example("aws-connector.yaml");
+    env.wait_ready("AwsConnector", "aws-prod", READY);
+    env.apply_example("cloudview-report.yaml");
+    let o = env.wait_ready("CloudViewReport", "aws-prod-ccm", READY);
+    let id = external_id(&o);
+    let tenant = env
+        .sim
+        .users()
+        .first()
+        .map(|u| u.tenant().to_string())
+        .unwrap_or_default();
+    let report = |env: &Env| {
+        env.sim
+            .reports(&tenant)
+            .into_iter()
+            .find(|r| r["reportId"] == id.as_str())
+    };
+    let accounts = |r: &Value| -> Vec<String> {
+        r["accounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| str_at(a, "/accountId").to_string())
+            .collect()
+    };
+    let r = report(&env).unwrap_or_else(|| panic!("report {id} not in Qualys"));
+    assert_eq!(r["title"], "aws-prod CCM compliance");
+    assert_eq!(r["mandateId"], "2481");
+    assert_eq!(accounts(&r), ["123456789012"]);
+    assert_eq!(env.sim.reports(&tenant).len(), 1, "exactly one report");
+
+    env.sim
+        .edit_report(
+            &tenant,
+            &id,
+            json!({"accounts": [{"cloudType": "AWS", "accountId": legacy}]}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    wait_for("the report's accounts to be corrected", RESYNC * 2 + SLACK, || {
+        let r = report(&env).ok_or("gone")?;
+        if accounts(&r) == ["123456789012"] {
+            Ok(())
+        } else {
+            Err(format!("{:?}", accounts(&r)))
+        }
+    });
+    assert_eq!(
+        env.sim.reports(&tenant).len(),
+        1,
+        "corrected in place, never re-created"
+    );
+
+    env.delete("CloudViewReport", "aws-prod-ccm");
+    env.wait_gone("CloudViewReport", "aws-prod-ccm", READY);
+    assert!(report(&env).is_none(), "deleted in Qualys (deletionPolicy Delete)");
+}

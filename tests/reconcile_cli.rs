@@ -171,7 +171,7 @@ async fn plan_apply_plan_with_exit_codes_and_json() {
     let again = cli.cmd("plan", &[]).await;
     assert_eq!(again.code, 0, "nothing to do must exit 0:\n{}", again.all());
     assert!(
-        again.stdout.contains("0 object(s) with actions, 9 unchanged"),
+        again.stdout.contains("0 object(s) with actions, 10 unchanged"),
         "{}",
         again.all()
     );
@@ -180,7 +180,7 @@ async fn plan_apply_plan_with_exit_codes_and_json() {
     assert_eq!(json_run.code, 0, "{}", json_run.all());
     let v: Value = serde_json::from_str(&json_run.stdout).unwrap_or_else(|e| panic!("{e}:\n{}", json_run.all()));
     assert_eq!(v["changes"], json!(false), "{v}");
-    assert_eq!(v["plan"]["objects"].as_array().map(Vec::len), Some(9), "{v}");
+    assert_eq!(v["plan"]["objects"].as_array().map(Vec::len), Some(10), "{v}");
     assert!(v["qualysApiCalls"].as_u64().is_some_and(|n| n > 0), "{v}");
 
     // Drift out of band: exit 2, the field named, JSON says changes.

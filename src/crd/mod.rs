@@ -26,8 +26,8 @@ pub use gcp::{GcpConnector, GcpConnectorSpec, GcpConnectorStatus};
 pub use global_scan::{GlobalScanConfiguration, GlobalScanConfigurationSpec, GlobalScanConfigurationStatus};
 pub use group::{ConnectorGroup, ConnectorGroupSpec, ConnectorGroupStatus};
 pub use oci::{OciConnector, OciConnectorSpec, OciConnectorStatus};
-pub use snapshot_scan::{SnapshotScanRegistration, SnapshotScanRegistrationSpec, SnapshotScanRegistrationStatus};
 pub use report::{CloudViewReport, CloudViewReportSpec, CloudViewReportStatus};
+pub use snapshot_scan::{SnapshotScanRegistration, SnapshotScanRegistrationSpec, SnapshotScanRegistrationStatus};
 pub use user_scope::{UserScope, UserScopeSpec, UserScopeStatus};
 
 /// API group of every kind.

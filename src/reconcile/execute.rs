@@ -282,12 +282,10 @@ async fn run_actions(
                     .await
                     .map_err(q("register"))?;
                 applied.external_id = Some(id.clone());
-                applied.log.push(match outcome {
-                    RegisterOutcome::Registered => format!("registered {id} for snapshot scans"),
-                    RegisterOutcome::AlreadyRegistered => {
-                        format!("registration of {id} confirmed (Qualys answered 304: it holds it)")
-                    }
-                });
+                // A 304 changed nothing: the log lists what a run changed.
+                if outcome == RegisterOutcome::Registered {
+                    applied.log.push(format!("registered {id} for snapshot scans"));
+                }
             }
             Action::Deregister { id } => {
                 let outcome = client.deregister_service_account().await.map_err(q("deregister"))?;
