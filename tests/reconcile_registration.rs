@@ -134,3 +134,23 @@ async fn a_run_request_starts_one_scan() {
         "the same request runs once"
     );
 }
+
+/// Two objects for the same AWS account: the second is a Conflict naming the first.
+#[tokio::test]
+async fn a_second_registration_of_the_same_account_is_a_conflict() {
+    let mut docs = example_documents();
+    let mut second = doc(&mut docs).clone();
+    second["metadata"]["name"] = json!("second");
+    second["spec"]["schedule"] = json!("0 0 4 ? * * *");
+    docs.extend(documents("second.yaml", &second.to_string()));
+    let mut env = Env::new(docs).await;
+    let _ = env.try_apply().await.unwrap_or_else(|e| panic!("{e}"));
+    let plan = env.plan().await;
+    let reasons = conflicts(object(&plan, "SnapshotScanRegistration/default/second"));
+    assert_eq!(reasons.len(), 1, "{}", plan.render());
+    assert!(reasons[0].contains(REGISTRATION), "names the holder: {}", reasons[0]);
+    assert_eq!(
+        registered(&env),
+        [("123456789012".to_string(), "0 0 2 ? * * *".to_string())]
+    );
+}

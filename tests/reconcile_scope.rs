@@ -194,3 +194,24 @@ async fn an_account_without_a_cloudview_connector_is_an_error_naming_it() {
     // Owned although the run failed: deleting the object must revoke it.
     assert!(granted(&env).contains(&format!("group:{group}")), "{:?}", granted(&env));
 }
+
+/// Two objects for the same user: the second is a Conflict naming the first,
+/// and only the first writes.
+#[tokio::test]
+async fn a_second_user_scope_for_the_same_user_is_a_conflict() {
+    let mut docs = example_documents();
+    let mut second = scope_doc(&mut docs).clone();
+    second["metadata"]["name"] = json!("second");
+    second["spec"]["accounts"] = json!({"aws": {"regions": ["ap-south-1"]}});
+    docs.extend(documents("second.yaml", &second.to_string()));
+    let mut env = Env::new(docs).await;
+    let _ = env.try_apply().await.unwrap_or_else(|e| panic!("{e}"));
+    let plan = env.plan().await;
+    let reasons = conflicts(object(&plan, "UserScope/default/second"));
+    assert_eq!(reasons.len(), 1, "{}", plan.render());
+    assert!(reasons[0].contains(USER_SCOPE), "names the holder: {}", reasons[0]);
+    assert!(
+        !grants(&env).regions.contains(&"ap-south-1".to_string()),
+        "the second never wrote"
+    );
+}
