@@ -1679,3 +1679,65 @@ fn e2e_a_cloudview_report_is_created_corrected_and_deleted() {
     env.wait_gone("CloudViewReport", "aws-prod-ccm", READY);
     assert!(report(&env).is_none(), "deleted in Qualys (deletionPolicy Delete)");
 }
+
+/// Two objects with one natural key applied together (Qualys allows duplicate
+/// report titles): one creates, the other is a Conflict naming it, and Qualys
+/// holds one report.
+#[test]
+#[ignore = "e2e tier: needs a control plane; scripts/test.sh runs it with QUALYS_E2E=1"]
+fn e2e_two_objects_with_one_natural_key_applied_together_create_once() {
+    if !e2e() {
+        return;
+    }
+    let mut env = Env::new("twins");
+    env.start_operator(OperatorOptions::default());
+    env.apply_account();
+    env.apply_example("01-secrets.yaml");
+    env.apply_example("aws-connector.yaml");
+    env.wait_ready("AwsConnector", "aws-prod", READY);
+    let report = |name: &str| {
+        format!(
+            "apiVersion: qualys-operator.io/v1alpha1
+kind: CloudViewReport
+metadata:
+  name: {name}
+spec:
+  title: one title
+  type: MANDATE
+  mandateId: \"2481\"
+  accounts:
+    - cloudType: AWS
+      accountId: \"123456789012\"
+"
+        )
+    };
+    env.apply(&format!("{}---\n{}", report("twin-a"), report("twin-b")));
+    let tenant = env
+        .sim
+        .users()
+        .first()
+        .map(|u| u.tenant().to_string())
+        .unwrap_or_default();
+    wait_for("one twin Ready and the other a Conflict", READY, || {
+        let reason = |name: &str| -> String {
+            env.get("CloudViewReport", name)
+                .and_then(|o| {
+                    o["status"]["conditions"]
+                        .as_array()?
+                        .iter()
+                        .find(|c| c["type"] == "Ready")
+                        .map(|c| format!("{}/{}", str_at(c, "/status"), str_at(c, "/reason")))
+                })
+                .unwrap_or_default()
+        };
+        let (a, b) = (reason("twin-a"), reason("twin-b"));
+        let mut seen = [a.clone(), b.clone()];
+        seen.sort();
+        if seen[0] == "False/Conflict" && seen[1].starts_with("True/") {
+            Ok(())
+        } else {
+            Err(format!("twin-a {a}, twin-b {b}"))
+        }
+    });
+    assert_eq!(env.sim.reports(&tenant).len(), 1, "{:?}", env.sim.reports(&tenant));
+}

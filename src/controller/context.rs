@@ -52,6 +52,11 @@ pub struct Shared {
     /// (account, kind) → Qualys id → the object that maps to it, so two
     /// objects never adopt the same Qualys object.
     claims: Mutex<HashMap<(String, Kind), ClaimIndex>>,
+    /// Per account and kind: natural key → the object that created (or is
+    /// creating) a Qualys object with it. Two objects planning a create from
+    /// the same read would otherwise both create: Qualys allows duplicate
+    /// connectors per account and duplicate report titles.
+    creating: Mutex<HashMap<(String, Kind), ClaimIndex>>,
     /// What groups and Azure connectors need to know of other kinds, read
     /// from those controllers' caches: listing the kinds per reconcile was
     /// the operator's largest memory and CPU cost at scale.
@@ -132,6 +137,7 @@ impl Shared {
             metrics,
             settings,
             claims: Mutex::default(),
+            creating: Mutex::default(),
             views: Mutex::default(),
             recorders: Mutex::default(),
             written: WrittenStatus::default(),
@@ -226,23 +232,25 @@ impl Shared {
         ids.iter().filter_map(|id| claims.get(id).cloned()).collect()
     }
 
+    /// Reserves `key` for `object`'s create, or names the object that holds
+    /// it. Held until the object lets go of Qualys (`claim` with no id).
+    pub fn reserve_create(&self, account: &str, kind: Kind, key: &str, object: &str) -> Result<(), String> {
+        let mut creating = self.creating.lock().unwrap_or_else(|e| e.into_inner());
+        creating
+            .entry((account.to_string(), kind))
+            .or_default()
+            .reserve(key, object)
+    }
+
     pub fn claim(&self, account: &str, kind: Kind, id: Option<&str>, object: &str) {
-        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
-        let index = claims.entry((account.to_string(), kind)).or_default();
-        // Almost every reconcile confirms the claim it already holds.
-        if index.by_object.get(object).map(String::as_str) == id {
-            return;
-        }
-        let by_id = Arc::make_mut(&mut index.by_id);
-        if let Some(old) = index.by_object.remove(object) {
-            by_id.remove(&old);
-        }
-        if let Some(id) = id {
-            if let Some(previous) = by_id.insert(id.to_string(), object.to_string()) {
-                index.by_object.remove(&previous);
+        if id.is_none() {
+            let mut creating = self.creating.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(index) = creating.get_mut(&(account.to_string(), kind)) {
+                index.set(object, None);
             }
-            index.by_object.insert(object.to_string(), id.to_string());
         }
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        claims.entry((account.to_string(), kind)).or_default().set(object, id);
     }
 }
 
@@ -253,6 +261,37 @@ struct ClaimIndex {
     by_id: Arc<Claims>,
     /// Object → its Qualys id.
     by_object: HashMap<String, String>,
+}
+
+impl ClaimIndex {
+    /// `object` takes `key` unless another object holds it (then: that object).
+    fn reserve(&mut self, key: &str, object: &str) -> Result<(), String> {
+        match self.by_id.get(key) {
+            Some(holder) if holder != object => Err(holder.clone()),
+            _ => {
+                self.set(object, Some(key));
+                Ok(())
+            }
+        }
+    }
+
+    /// `object` now holds `id` (none: it holds nothing); one id per object.
+    fn set(&mut self, object: &str, id: Option<&str>) {
+        // Almost every reconcile confirms the claim it already holds.
+        if self.by_object.get(object).map(String::as_str) == id {
+            return;
+        }
+        let by_id = Arc::make_mut(&mut self.by_id);
+        if let Some(old) = self.by_object.remove(object) {
+            by_id.remove(&old);
+        }
+        if let Some(id) = id {
+            if let Some(previous) = by_id.insert(id.to_string(), object.to_string()) {
+                self.by_object.remove(&previous);
+            }
+            self.by_object.insert(object.to_string(), id.to_string());
+        }
+    }
 }
 
 /// One per kind controller.
@@ -323,6 +362,31 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_natural_key_is_reserved_for_one_creating_object_until_it_lets_go() {
+        let mut index = ClaimIndex::default();
+        assert_eq!(index.reserve("aws-prod CCM", "CloudViewReport/a/one"), Ok(()));
+        assert_eq!(
+            index.reserve("aws-prod CCM", "CloudViewReport/a/one"),
+            Ok(()),
+            "again: still mine"
+        );
+        assert_eq!(
+            index.reserve("aws-prod CCM", "CloudViewReport/b/two"),
+            Err("CloudViewReport/a/one".to_string())
+        );
+        // The first object's key changes (a new title before its create went through).
+        assert_eq!(index.reserve("renamed", "CloudViewReport/a/one"), Ok(()));
+        assert_eq!(
+            index.reserve("aws-prod CCM", "CloudViewReport/b/two"),
+            Ok(()),
+            "the old key is free"
+        );
+        // Letting go frees the key.
+        index.set("CloudViewReport/b/two", None);
+        assert_eq!(index.reserve("aws-prod CCM", "CloudViewReport/c/three"), Ok(()));
+    }
 
     #[test]
     fn a_cached_object_older_than_our_status_write_reads_what_was_written() {

@@ -720,6 +720,20 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         name: obj.name_any(),
         resource_version: obj.meta().resource_version.clone(),
     };
+    // Two objects with one natural key planning a create from the same read
+    // would both create: the first to get here reserves the key.
+    if plan.actions.iter().any(|a| matches!(a, Action::Create { .. }))
+        && let Err(holder) = shared.reserve_create(&account.key, ctx.kind, &desired.natural_key(), &reference)
+    {
+        let message = format!(
+            "{holder} is creating (or created) the Qualys {} for {}; one object per Qualys object: delete one of \
+             the two objects, or give this one another {}",
+            ctx.kind,
+            desired.natural_key(),
+            crate::reconcile::planner::natural_key_field(ctx.kind)
+        );
+        return stop(api, &obj, &object, ctx, Reason::Conflict, message, resync).await;
+    }
     let under_way = plan
         .actions
         .iter()

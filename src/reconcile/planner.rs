@@ -470,7 +470,7 @@ fn scope_changes(u: &scope::DesiredScope, snap: &Snapshot, user: &str, notes: &m
 }
 
 /// The spec field a kind's natural key comes from, for messages.
-fn natural_key_field(kind: Kind) -> &'static str {
+pub fn natural_key_field(kind: Kind) -> &'static str {
     match kind {
         Kind::Aws => "spec.arn account",
         Kind::Azure => "spec.subscriptionId",
