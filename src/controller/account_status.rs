@@ -41,7 +41,7 @@ pub async fn reconcile(account: Arc<QualysAccount>, ctx: Arc<AccountContext>) ->
             let governor = resolved.client.governor();
             let reported = governor.reported(Family::Qps);
             let usage = governor.share().usage(reported.as_ref());
-            let effective = super::budget::effective_resync(&shared.observers, &resolved, shared.settings.resync);
+            let effective = super::budget::effective_resync(shared, &resolved, shared.settings.resync);
             (verdict, version, Some((reported, usage, effective)))
         }
     };

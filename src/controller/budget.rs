@@ -9,10 +9,11 @@
 use std::time::Duration;
 
 use super::accounts::ResolvedAccount;
-use super::observer::ObserverHub;
+use super::context::Shared;
 use crate::crd::account::Budget;
 use crate::qualys::Family;
 use crate::qualys::share::{Priority, ShareSetting};
+use crate::reconcile::object::Kind;
 
 /// Percent of the reported limit the operator takes when the spec says nothing.
 pub const DEFAULT_PERCENT: u8 = 50;
@@ -40,10 +41,19 @@ pub fn observation_interval(requested: Duration, calls_per_cycle: u32, share_per
 
 /// ACCOUNT's share per hour and observation cost per cycle, and the interval
 /// an object that wishes to be observed every `requested` is observed at.
-pub fn effective_resync(hub: &ObserverHub, account: &ResolvedAccount, requested: Duration) -> Effective {
+/// Besides the batched reads, a cycle costs one call per object of the kinds
+/// observed object by object (a user's scope, a snapshot-scan registration).
+pub fn effective_resync(shared: &Shared, account: &ResolvedAccount, requested: Duration) -> Effective {
     let reported = account.client.governor().reported(Family::Qps);
     let share = share_setting(account.budget.as_ref()).per_hour(reported.as_ref());
-    let calls = hub.calls_per_cycle(&account.key);
+    let one_by_one: usize = [Kind::UserScope, Kind::SnapshotScan]
+        .into_iter()
+        .map(|kind| shared.claims(&account.key, kind).len())
+        .sum();
+    let calls = shared
+        .observers
+        .calls_per_cycle(&account.key)
+        .saturating_add(u32::try_from(one_by_one).unwrap_or(u32::MAX));
     Effective {
         share_per_hour: share,
         calls_per_cycle: calls,

@@ -556,7 +556,7 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     };
     // The object's resync interval is a wish: observation stretches to fit
     // the account's budget (writes and spec changes are not slowed).
-    let resync = super::budget::effective_resync(&shared.observers, &account, resync).interval;
+    let resync = super::budget::effective_resync(shared, &account, resync).interval;
     // Letting go that needs nothing from Qualys never waits on it.
     if deleting && let Some(policy) = keeps_qualys(&desired) {
         shared.claim(&account.key, ctx.kind, None, &reference);
