@@ -12,7 +12,7 @@ use crate::manifest;
 use crate::qualys::{QualysClient, QualysError};
 use crate::reconcile::build::{self, Inputs};
 use crate::reconcile::execute::{Applied, NoGuard, execute};
-use crate::reconcile::object::{DesiredObject, Kind};
+use crate::reconcile::object::{DesiredObject, Kind, Model};
 use crate::reconcile::plan::Action;
 use crate::reconcile::plan::{ObjectPlan, Plan};
 use crate::reconcile::planner::{Claims, creating_claim, plan_object};
@@ -279,23 +279,13 @@ impl Workspace {
                 if let Some(ran) = &applied.ran {
                     entry.last_run_requested_at = Some(ran.clone());
                 }
-                if let crate::reconcile::object::Model::SnapshotScan(r) = &obj.model {
-                    let registered = plan
-                        .actions
-                        .iter()
-                        .any(|a| matches!(a, crate::reconcile::plan::Action::Register { .. }));
-                    if applied.deleted {
-                        entry.registration = None;
-                    } else if registered && applied.failure.is_none() {
-                        entry.registration = Some(r.summary());
+                match &obj.model {
+                    Model::SnapshotScan(r) => entry.registration = r.registered_after_run(&plan, &applied),
+                    Model::UserScope(u) => {
+                        entry.granted = scope::keys(&scope::granted_after_run(u, &snap.groups, &plan));
                     }
-                }
-                if let crate::reconcile::object::Model::UserScope(u) = &obj.model {
-                    let granted = scope::granted_after_run(u, &snap.groups, &plan);
-                    entry.granted = scope::keys(&granted);
-                }
-                if let crate::reconcile::object::Model::Report(r) = &obj.model {
-                    entry.confirmed_hash = report::confirmed_after(r, snap, &plan, &applied);
+                    Model::Report(r) => entry.confirmed_hash = report::confirmed_after(r, snap, &plan, &applied),
+                    _ => {}
                 }
                 if let Some(id) = &applied.external_id {
                     claims.insert(id.clone(), obj.reference());

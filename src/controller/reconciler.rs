@@ -221,6 +221,24 @@ async fn gather_inputs(ctx: &Context, object: &Value, namespace: &str) -> Result
     Ok(inputs)
 }
 
+/// A read of Qualys failed: a deletion waits for it (Ready=False and a
+/// Warning); anything else retries when Qualys says, or after the backoff.
+async fn read_failed<K: Reconciled>(
+    api: &Api<K>,
+    ctx: &Context,
+    obj: &K,
+    object: &Value,
+    reference: &str,
+    deleting: bool,
+    e: crate::qualys::QualysError,
+) -> Result<Requeue, Error> {
+    if deleting {
+        return cleanup_blocked(api, ctx, obj, object, reason_for(&e), e.to_string()).await;
+    }
+    let wait = e.retry_after().unwrap_or_else(|| ctx.backoff(reference));
+    stop(api, obj, object, ctx, reason_for(&e), e.to_string(), wait).await
+}
+
 /// The group list (shared, refreshed at most every `max_age`) and `user`'s
 /// scope read now: the read starts after any write of ours to it.
 async fn observe_user_scope(
@@ -613,56 +631,43 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
     } else {
         shared.observers.while_writing(&account.key, ctx.kind, quiet)
     };
+    // Objects whose spec changed, or that wait for their write to be
+    // confirmed, read before routine observation.
+    let changed = written.is_some() || spec_changed(&object);
+    let priority = |urgent: bool| {
+        if urgent {
+            Priority::Changed
+        } else {
+            Priority::Observation
+        }
+    };
     let seen = if ctx.kind == Kind::SnapshotScan {
         // Nothing to read: registering again is the observation.
         Seen {
             snapshot: Arc::default(),
             started: tokio::time::Instant::now(),
         }
-    } else if ctx.kind == Kind::UserScope && (deleting || !desired.paused) {
-        // A user's scope is read by name on every reconcile (Qualys lists no
-        // users), with the shared group list for groups named by name.
-        let priority = if deleting || written.is_some() || spec_changed(&object) {
-            Priority::Changed
-        } else {
-            Priority::Observation
-        };
-        let user = desired.natural_key();
-        match reads_at(priority, observe_user_scope(shared, &account, &user, resync)).await {
-            Ok(s) => s,
-            Err(e) if deleting => {
-                return cleanup_blocked(api, ctx, &*obj, &object, reason_for(&e), e.to_string()).await;
-            }
-            Err(e) => {
-                let wait = e.retry_after().unwrap_or_else(|| ctx.backoff(&reference));
-                return stop(api, &obj, &object, ctx, reason_for(&e), e.to_string(), wait).await;
-            }
-        }
-    } else if let Some(seen) = last_read {
+    } else if let Some(seen) = last_read.filter(|_| ctx.kind != Kind::UserScope) {
         seen
     } else if desired.paused && !deleting {
         // A paused object reads nothing: it shows what was last seen.
         shared.observers.cached(&account.key, ctx.kind)
     } else {
-        // Objects whose spec changed, or that wait for their write to be
-        // confirmed, read before routine observation.
-        let priority = if deleting || creating || written.is_some() || spec_changed(&object) {
-            Priority::Changed
-        } else {
-            Priority::Observation
+        let read = async {
+            if ctx.kind == Kind::UserScope {
+                // Read by name on every reconcile (Qualys lists no users),
+                // with the shared group list for groups named by name.
+                observe_user_scope(shared, &account, &desired.natural_key(), resync).await
+            } else {
+                shared
+                    .observers
+                    .view(&account.key, &account.client, ctx.kind, max_age, pending)
+                    .await
+            }
         };
-        let view = shared
-            .observers
-            .view(&account.key, &account.client, ctx.kind, max_age, pending);
-        match reads_at(priority, view).await {
+        match reads_at(priority(deleting || creating || changed), read).await {
             Ok(s) => s,
-            Err(e) if deleting => {
-                return cleanup_blocked(api, ctx, &*obj, &object, reason_for(&e), e.to_string()).await;
-            }
-            Err(e) => {
-                let wait = e.retry_after().unwrap_or_else(|| ctx.backoff(&reference));
-                return stop(api, &obj, &object, ctx, reason_for(&e), e.to_string(), wait).await;
-            }
+            Err(e) => return read_failed(api, ctx, &*obj, &object, &reference, deleting, e).await,
         }
     };
     // An id missing from a read older than our last write to it is unknown, not gone.
@@ -693,17 +698,9 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
         return stop(api, &obj, &object, ctx, Reason::Conflict, message, resync).await;
     }
     let seen = if ctx.kind == Kind::Report && !deleting && !desired.paused {
-        let priority = if written.is_some() || spec_changed(&object) {
-            Priority::Changed
-        } else {
-            Priority::Observation
-        };
-        match reads_at(priority, read_report_in_full(&account, &desired, seen)).await {
+        match reads_at(priority(changed), read_report_in_full(&account, &desired, seen)).await {
             Ok(s) => s,
-            Err(e) => {
-                let wait = e.retry_after().unwrap_or_else(|| ctx.backoff(&reference));
-                return stop(api, &obj, &object, ctx, reason_for(&e), e.to_string(), wait).await;
-            }
+            Err(e) => return read_failed(api, ctx, &*obj, &object, &reference, deleting, e).await,
         }
     } else {
         seen
@@ -823,16 +820,11 @@ async fn sync<K: Reconciled>(obj: Arc<K>, api: &Api<K>, ctx: &Context) -> Result
 
     let external_id = applied.external_id.clone();
     let mut observed = status::observed(ctx.kind, &snapshot, external_id.as_deref());
-    if let Model::SnapshotScan(r) = &desired.model {
-        let registered = plan.actions.iter().any(|a| matches!(a, Action::Register { .. })) && applied.failure.is_none();
-        if let Some(summary) = if registered {
-            Some(r.summary())
-        } else {
-            r.registered.clone()
-        } {
-            observed.extra.insert("registration".into(), json!(summary));
-            observed.state = Some("REGISTERED".into());
-        }
+    if let Model::SnapshotScan(r) = &desired.model
+        && let Some(summary) = r.registered_after_run(&plan, &applied)
+    {
+        observed.extra.insert("registration".into(), json!(summary));
+        observed.state = Some("REGISTERED".into());
     }
     if let Model::UserScope(u) = &desired.model {
         let granted = scope::granted_after_run(u, &snapshot.groups, &plan);

@@ -73,6 +73,28 @@ impl DesiredRegistration {
         }
     }
 
+    /// What the object has registered after a run of `plan`: what it
+    /// registered now, else what it had before; nothing once deregistered
+    /// for its deletion.
+    pub fn registered_after_run(
+        &self,
+        plan: &super::plan::ObjectPlan,
+        applied: &super::execute::Applied,
+    ) -> Option<String> {
+        if applied.deleted {
+            return None;
+        }
+        let registered = plan
+            .actions
+            .iter()
+            .any(|a| matches!(a, super::plan::Action::Register { .. }));
+        if registered && applied.failure.is_none() {
+            Some(self.summary())
+        } else {
+            self.registered.clone()
+        }
+    }
+
     pub fn fields(&self) -> super::fields::Fields {
         let mut fields = super::fields::Fields::default();
         fields.set("spec.awsAccountId", self.aws_account_id.as_str());
